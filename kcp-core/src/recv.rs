@@ -1,0 +1,177 @@
+//! The receive side: a reorder window indexed by sequence number and the
+//! ordered queue the application reads from.
+//!
+//! kcp-go keeps out-of-order segments in a heap plus a hash set, ikcp in a
+//! sorted list; both only ever store `rcv_nxt <= sn < rcv_nxt + rcv_wnd`,
+//! so a ring of `rcv_wnd` slots holds the same set with O(1) insert,
+//! duplicate check and in-order release.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+/// A received data segment; its sn is implied by its position.
+#[derive(Debug)]
+pub(crate) struct RxSeg {
+    pub frg: u8,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct RecvBuffer {
+    /// Reorder ring: slot `(head + (sn - rcv_nxt)) % slots.len()`.
+    slots: Vec<Option<RxSeg>>,
+    head: usize,
+    /// Segments held in `slots` (`len(rcv_buf)`).
+    pub buffered: usize,
+    /// Ordered, complete-or-not segments the application reads (`rcv_queue`).
+    pub queue: VecDeque<RxSeg>,
+    /// Next sequence number expected in order.
+    pub rcv_nxt: u32,
+}
+
+/// What happened to an incoming data segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stored {
+    New,
+    Duplicate,
+    OutOfWindow,
+}
+
+impl RecvBuffer {
+    pub(crate) fn new(rcv_wnd: u32) -> Self {
+        let mut r = RecvBuffer::default();
+        r.reserve_window(rcv_wnd);
+        r
+    }
+
+    /// Makes room for a window of `rcv_wnd` slots (never shrinks, so segments
+    /// stored under a larger window keep their place).
+    pub(crate) fn reserve_window(&mut self, rcv_wnd: u32) {
+        let want = rcv_wnd as usize;
+        let cap = self.slots.len();
+        if want <= cap {
+            return;
+        }
+        let mut slots: Vec<Option<RxSeg>> = Vec::with_capacity(want);
+        for i in 0..cap {
+            slots.push(self.slots[(self.head + i) % cap].take());
+        }
+        slots.resize_with(want, || None);
+        self.slots = slots;
+        self.head = 0;
+        self.queue
+            .reserve(want.saturating_sub(self.queue.capacity()));
+    }
+
+    /// Stores a data segment if it is new and inside the window, copying its
+    /// payload with `copy` (called only for new segments, like kcp-go).
+    pub(crate) fn insert(
+        &mut self,
+        sn: u32,
+        frg: u8,
+        rcv_wnd: u32,
+        copy: impl FnOnce() -> Vec<u8>,
+    ) -> Stored {
+        let off = sn.wrapping_sub(self.rcv_nxt);
+        if (off as i32) < 0 || (sn.wrapping_sub(self.rcv_nxt.wrapping_add(rcv_wnd)) as i32) >= 0 {
+            return Stored::OutOfWindow;
+        }
+        let cap = self.slots.len();
+        let slot = &mut self.slots[(self.head + off as usize) % cap];
+        if slot.is_some() {
+            return Stored::Duplicate;
+        }
+        *slot = Some(RxSeg { frg, data: copy() });
+        self.buffered += 1;
+        Stored::New
+    }
+
+    /// Moves in-order segments to the queue while it has fewer than
+    /// `rcv_wnd` entries.
+    pub(crate) fn release_in_order(&mut self, rcv_wnd: u32) {
+        let cap = self.slots.len();
+        while self.buffered > 0 && self.queue.len() < rcv_wnd as usize {
+            let Some(seg) = self.slots[self.head].take() else {
+                break;
+            };
+            self.queue.push_back(seg);
+            self.buffered -= 1;
+            self.head = (self.head + 1) % cap;
+            self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
+        }
+    }
+
+    /// Free receive slots to advertise (`wnd_unused`), truncated to u16 as
+    /// both references do.
+    pub(crate) fn wnd_unused(&self, rcv_wnd: u32) -> u16 {
+        let q = self.queue.len();
+        if q < rcv_wnd as usize {
+            (rcv_wnd as usize - q) as u16
+        } else {
+            0
+        }
+    }
+
+    /// Size of the next message, or `None` if the queue is empty or the head
+    /// message is not complete.
+    pub(crate) fn peek_size(&self) -> Option<usize> {
+        let head = self.queue.front()?;
+        if head.frg == 0 {
+            return Some(head.data.len());
+        }
+        if self.queue.len() < head.frg as usize + 1 {
+            return None;
+        }
+        let mut len = 0;
+        for seg in &self.queue {
+            len += seg.data.len();
+            if seg.frg == 0 {
+                break;
+            }
+        }
+        Some(len)
+    }
+
+    /// Pops one message into `buf` (which the caller sized with
+    /// `peek_size`), recycling payloads.
+    pub(crate) fn pop_message(
+        &mut self,
+        buf: &mut [u8],
+        mut recycle: impl FnMut(Vec<u8>),
+    ) -> usize {
+        let mut n = 0;
+        while let Some(seg) = self.queue.pop_front() {
+            buf[n..n + seg.data.len()].copy_from_slice(&seg.data);
+            n += seg.data.len();
+            let last = seg.frg == 0;
+            recycle(seg.data);
+            if last {
+                break;
+            }
+        }
+        n
+    }
+
+    /// Visits the next message's fragments without copying or popping.
+    pub(crate) fn message_fragments(&self) -> impl Iterator<Item = &[u8]> {
+        let mut done = false;
+        self.queue.iter().map_while(move |seg| {
+            if done {
+                return None;
+            }
+            done = seg.frg == 0;
+            Some(seg.data.as_slice())
+        })
+    }
+
+    /// Pops the next message without copying, recycling payloads.
+    pub(crate) fn discard_message(&mut self, mut recycle: impl FnMut(Vec<u8>)) {
+        while let Some(seg) = self.queue.pop_front() {
+            let last = seg.frg == 0;
+            recycle(seg.data);
+            if last {
+                break;
+            }
+        }
+    }
+}
