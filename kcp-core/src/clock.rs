@@ -45,7 +45,7 @@ impl Clock {
         self.ext + i64::from(t.wrapping_sub(self.now) as i32)
     }
 
-    pub(crate) fn to_ts(&self, ext: i64) -> Timestamp {
+    pub(crate) fn ts_at(self, ext: i64) -> Timestamp {
         Timestamp::from_millis(ext as u32)
     }
 }

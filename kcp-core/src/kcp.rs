@@ -24,6 +24,8 @@ const PROBE_LIMIT: u32 = 120_000;
 /// Initial and minimum slow-start threshold.
 const THRESH_INIT: u32 = 2;
 const THRESH_MIN: u32 = 2;
+/// Most ACKs kept between two flushes (a bound for hostile floods).
+pub const MAX_ACKLIST: usize = 16 * 1024;
 
 /// Where an input datagram came from (kcp-go's `PacketType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,6 +248,19 @@ impl Kcp {
         self.cfg.set_nodelay(nodelay, interval, resend, nc);
         if nodelay >= 0 {
             self.rtt.minrto = minrto_for(self.cfg.nodelay);
+        }
+        // A lower threshold can make segments due for fast resend right now;
+        // ikcp's flush would see them (it walks everything), so list them.
+        // (kcp-go's profile lists every segment with any fast-ack count.)
+        if resend >= 0 && self.cfg.profile == Profile::Ikcp {
+            let resent = self.resent();
+            for i in 0..self.snd.len() {
+                let seg = &self.snd.segs[i];
+                if !seg.acked && seg.xmit > 0 && seg.fastack >= resent && self.fast_allowed_ikcp(i)
+                {
+                    self.snd.list_fast(i);
+                }
+            }
         }
     }
 
@@ -496,7 +511,14 @@ impl Kcp {
                     let rcv_wnd = self.cfg.rcv_wnd;
                     let rcv_nxt = self.rcv.rcv_nxt;
                     if (h.sn.wrapping_sub(rcv_nxt.wrapping_add(rcv_wnd)) as i32) < 0 {
-                        self.acklist.push((h.sn, h.ts));
+                        // A flood of stale PUSHes between flushes must not grow
+                        // memory without bound; a dropped ACK is repaired by
+                        // the peer's retransmission (never hit by honest peers).
+                        if self.acklist.len() < MAX_ACKLIST {
+                            self.acklist.push((h.sn, h.ts));
+                        } else {
+                            self.stats.acks_dropped += 1;
+                        }
                         if (h.sn.wrapping_sub(rcv_nxt) as i32) >= 0 {
                             let pool = &mut self.pool;
                             let stored = self
@@ -620,11 +642,8 @@ impl Kcp {
                 .incr
                 .wrapping_add(mss.wrapping_mul(mss) / self.incr + mss / 16);
             if (self.cwnd + 1).wrapping_mul(mss) <= self.incr {
-                self.cwnd = if mss > 0 {
-                    self.incr.wrapping_add(mss - 1) / mss
-                } else {
-                    self.incr.wrapping_add(mss).wrapping_sub(1)
-                };
+                // mss >= 1: the MTU setter requires mtu > 24.
+                self.cwnd = self.incr.wrapping_add(mss - 1) / mss;
             }
         }
         if self.cwnd > self.rmt_wnd {
@@ -701,7 +720,7 @@ impl Kcp {
                     return None;
                 }
                 let at = self.next_flush.max(self.clock.ext());
-                Some(self.clock.to_ts(at))
+                Some(self.clock.ts_at(at))
             }
             Profile::Ikcp => {
                 if !self.updated {
@@ -720,7 +739,7 @@ impl Kcp {
     /// The kcp-go profile's interval timer: when the next periodic flush is
     /// scheduled, even while idle.
     pub fn next_flush(&self) -> Timestamp {
-        self.clock.to_ts(self.next_flush)
+        self.clock.ts_at(self.next_flush)
     }
 
     fn is_idle(&self) -> bool {

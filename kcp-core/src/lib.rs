@@ -36,7 +36,7 @@ extern crate alloc;
 mod clock;
 mod config;
 mod error;
-mod kcp;
+pub(crate) mod kcp;
 mod output;
 mod pool;
 mod recv;
@@ -53,7 +53,7 @@ pub use config::{
     Config, DEFAULT_DEAD_LINK, DEFAULT_INTERVAL, DEFAULT_MTU, DEFAULT_SND_WND, Profile,
 };
 pub use error::{ConfigError, InputError, RecvError, SendError};
-pub use kcp::{Kcp, Origin, State};
+pub use kcp::{Kcp, MAX_ACKLIST, Origin, State};
 pub use output::Transmit;
 pub use rto::{RTO_DEF, RTO_MAX, RTO_MIN, RTO_NDL};
 pub use segment::{Command, Header, OVERHEAD};

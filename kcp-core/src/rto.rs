@@ -58,9 +58,11 @@ impl RttEstimator {
             self.srtt = rtt;
             self.rttvar = rtt / 2;
         } else {
-            let delta = (i64::from(rtt) - i64::from(self.srtt)).abs();
-            self.rttvar = ((3 * i64::from(self.rttvar) + delta) / 4) as i32;
-            self.srtt = ((7 * i64::from(self.srtt) + i64::from(rtt)) / 8) as i32;
+            // ikcp computes these in 32-bit `int` (then `long` for delta), so
+            // absurd samples wrap there; reproduce that exactly.
+            let delta = i64::from(rtt.wrapping_sub(self.srtt)).abs();
+            self.rttvar = ((i64::from(self.rttvar.wrapping_mul(3)) + delta) / 4) as i32;
+            self.srtt = self.srtt.wrapping_mul(7).wrapping_add(rtt) / 8;
             if self.srtt < 1 {
                 self.srtt = 1;
             }

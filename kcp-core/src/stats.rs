@@ -29,4 +29,6 @@ pub struct Stats {
     pub repeat_segs: u64,
     /// ACK segments elided because they were below `una` (kcp-go profile).
     pub acks_elided: u64,
+    /// ACKs not queued because [`crate::MAX_ACKLIST`] were already pending.
+    pub acks_dropped: u64,
 }

@@ -374,7 +374,7 @@ fn the_same_seed_gives_the_same_run_byte_for_byte() {
     assert_eq!(x.stats(Direction::BtoA), y.stats(Direction::BtoA));
     assert_eq!(x.a().received, y.a().received);
     assert_eq!(x.elapsed_ms(), y.elapsed_ms());
-    // A run that delivered nothing still has the FNV offset basis.
+    // The hash moved off the FNV offset basis (something was delivered).
     assert_ne!(x.delivery_hash(), 0xcbf2_9ce4_8422_2325);
 }
 
@@ -389,10 +389,10 @@ fn a_different_seed_gives_a_different_run() {
 
 #[test]
 fn a_run_across_the_u32_wrap_point_works() {
-    let start = Timestamp::from_millis(0xFFFF_F000);
+    let start = Timestamp::from_millis(0xFFFF_FC00);
     let sim = echo_run(13, start);
     // 2000 datagrams every 2 ms = 4 s: the clock wrapped during the run.
-    assert!(sim.elapsed_ms() > 0x1000);
+    assert!(sim.elapsed_ms() > 0x400);
     assert_eq!(sim.now(), start.add_millis(sim.elapsed_ms() as u32));
     assert!(sim.now().as_millis() < 0x1000);
     let ab = *sim.stats(Direction::AtoB);
@@ -509,16 +509,17 @@ fn run_until_condition_stops_as_soon_as_it_holds() {
 
 #[test]
 fn data_queued_between_steps_goes_out_on_the_next_step() {
-    let mut sim = Sim::with_config(Node::sink(), Node::sink(), cfg(15, LinkConfig::delayed(20)));
+    let config = SimConfig::new().seed(15).link(LinkConfig::delayed(20));
+    let mut sim = Sim::with_config(Node::sink(), Node::sink(), config);
     sim.run_for(100);
     let now = sim.now();
     sim.a_mut().send_now(now);
     sim.b_mut().send_now(now);
+    // One step sends both and jumps to their arrival.
     assert!(sim.step());
-    assert_eq!(sim.in_flight(Direction::AtoB), 1);
-    assert_eq!(sim.in_flight(Direction::BtoA), 1);
-    assert!(sim.run_until_idle(1000));
     assert_eq!(sim.elapsed_ms(), 120);
+    assert_eq!(sim.in_flight(Direction::AtoB), 0);
+    assert!(sim.is_idle());
     assert_eq!(sim.a().received.len(), 1);
     assert_eq!(sim.b().received.len(), 1);
 
@@ -565,7 +566,7 @@ fn the_tap_sees_every_fate_and_agrees_with_the_stats() {
         .jitter_ms(10)
         .duplicate(0.1)
         .mtu(1000)
-        .bandwidth(50_000)
+        .bandwidth(30_000)
         .max_queue_bytes(3000);
     let a = Node::sender(Timestamp::from_millis(0), 3000, 5, 0).sizes(vec![200, 500, 1100]);
     let mut sim = Sim::with_config(a, Node::sink(), cfg(17, link));
@@ -646,10 +647,10 @@ fn a_partition_loses_everything_until_healed() {
     assert!(sim.run_until_idle(10_000));
     let s = sim.stats(Direction::AtoB);
     assert_eq!(s.dropped_loss, 100);
-    let idx = sim.b().indices();
-    assert_eq!(idx.len(), 200);
-    // Sent at 1000..=1990 ms while down (one in flight at the switch).
-    assert!(idx.iter().all(|&i| !(100..200).contains(&i)) || idx.contains(&99));
+    // `run_for` includes events at its deadline: #100 (sent at 1000 ms)
+    // left before the switch, #101..=#200 (1010..=2000 ms) were lost.
+    let expected: Vec<u64> = (0..=100).chain(201..300).collect();
+    assert_eq!(sim.b().indices(), expected);
 }
 
 #[test]
@@ -698,17 +699,17 @@ fn zero_delay_echo_ping_pong_cannot_livelock_the_clock() {
     assert!(sim.b().received.len() >= 5 * 50);
 }
 
-/// An endpoint that never stops transmitting and lies about lengths.
+/// When `on`, an endpoint that never stops transmitting and lies about
+/// lengths; when off, silent.
 #[derive(Debug)]
 struct Flood {
-    sent: u64,
+    on: bool,
 }
 
 impl Endpoint for Flood {
     fn handle_input(&mut self, _: &[u8], _: Timestamp) {}
     fn poll_transmit(&mut self, _: Timestamp, buf: &mut [u8]) -> Option<usize> {
-        self.sent += 1;
-        Some(buf.len() + 1000)
+        self.on.then_some(buf.len() + 1000)
     }
     fn poll_timeout(&self) -> Option<Timestamp> {
         None
@@ -725,7 +726,7 @@ fn a_flooding_endpoint_is_bounded_in_memory_and_time() {
         .link(LinkConfig::delayed(1000))
         .max_in_flight_bytes(100_000)
         .max_steps_per_instant(2);
-    let mut sim = Sim::with_config(Flood { sent: 0 }, Node::sink(), config);
+    let mut sim = Sim::with_config(Flood { on: true }, Flood { on: false }, config);
     sim.run_for(2);
     let s = *sim.stats(Direction::AtoB);
     assert!(s.sent > 100_000, "{s:?}");

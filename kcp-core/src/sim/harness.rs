@@ -486,22 +486,15 @@ impl<A: Endpoint, B: Endpoint> Sim<A, B> {
     /// move.
     pub fn step(&mut self) -> bool {
         let mut progressed = self.flush_transmits();
-        let Some(mut next) = self.next_event_ms() else {
+        let Some((next, forced)) = self.next_step() else {
             return progressed;
         };
-        if next <= self.now_ms {
-            self.steps_at_instant += 1;
-            if self.steps_at_instant < self.max_steps_per_instant {
-                next = self.now_ms;
-            } else {
-                next = self.now_ms + 1;
-                self.forced_advances += 1;
-            }
-        }
         if next > self.now_ms {
+            self.forced_advances += u64::from(forced);
             self.now_ms = next;
             self.steps_at_instant = 0;
         }
+        self.steps_at_instant = self.steps_at_instant.saturating_add(1);
         let now = self.now();
 
         let seq_limit = self.next_seq;
@@ -567,7 +560,7 @@ impl<A: Endpoint, B: Endpoint> Sim<A, B> {
             if done(self) {
                 return true;
             }
-            match self.next_event_ms() {
+            match self.next_step_ms() {
                 Some(t) if t <= deadline => {
                     self.step();
                 }
@@ -582,7 +575,7 @@ impl<A: Endpoint, B: Endpoint> Sim<A, B> {
     fn run_until_elapsed(&mut self, deadline: u64) {
         loop {
             self.flush_transmits();
-            match self.next_event_ms() {
+            match self.next_step_ms() {
                 Some(t) if t <= deadline => {
                     self.step();
                 }
@@ -605,6 +598,22 @@ impl<A: Endpoint, B: Endpoint> Sim<A, B> {
         } else {
             self.now_ms
         }
+    }
+
+    /// The instant the next step will run at: the next event, but never in
+    /// the past, and 1 ms later once the livelock guard has tripped.
+    /// Also says whether the guard forced it.
+    fn next_step(&self) -> Option<(u64, bool)> {
+        let next = self.next_event_ms()?.max(self.now_ms);
+        if next == self.now_ms && self.steps_at_instant >= self.max_steps_per_instant {
+            Some((self.now_ms + 1, true))
+        } else {
+            Some((next, false))
+        }
+    }
+
+    fn next_step_ms(&self) -> Option<u64> {
+        self.next_step().map(|(t, _)| t)
     }
 
     fn next_event_ms(&self) -> Option<u64> {

@@ -1,4 +1,4 @@
-//! [proptest] strategies for simulator settings (feature `proptest`).
+//! [Proptest](mod@proptest) strategies for simulator settings (feature `proptest`).
 //!
 //! Property tests over "any reasonable network" instead of a handful of
 //! hand-picked links:

@@ -1,0 +1,135 @@
+//! Steady state allocates nothing per packet: after a warm-up, a long
+//! two-way exchange (sends, flushes, inputs, acks, receives, and a lossy
+//! phase with retransmissions) performs zero heap allocations.
+//!
+//! This binary has a counting global allocator, so it holds this one test.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kcp_core::{Config, Kcp, Profile, Timestamp};
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Only the test thread counts: the harness's own threads may allocate.
+    static COUNT_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn count() {
+    if COUNT_HERE.with(|c| c.get()) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Moves `rounds` messages each way through an in-memory link that drops
+/// every `drop_every`-th datagram (0 = none), advancing 10 ms per round.
+fn exchange(
+    a: &mut Kcp,
+    b: &mut Kcp,
+    now: &mut Timestamp,
+    rounds: usize,
+    drop_every: usize,
+    link: &mut Vec<(bool, Vec<u8>)>,
+    buf: &mut [u8],
+) -> usize {
+    let msg = [0x5Au8; 3000];
+    let mut delivered = 0;
+    let mut counter = 0usize;
+    for _ in 0..rounds {
+        for k in [&mut *a, &mut *b] {
+            if k.wait_snd() < 64 {
+                k.send(&msg).unwrap();
+            }
+            k.handle_timeout(*now);
+        }
+        // Datagrams cross in place: link slots are reused, never freed.
+        let mut n = 0;
+        for (from_a, k) in [(true, &mut *a), (false, &mut *b)] {
+            while let Some(t) = k.poll_transmit() {
+                if n == link.len() {
+                    link.push((false, Vec::with_capacity(2048)));
+                }
+                let slot = &mut link[n];
+                slot.0 = from_a;
+                slot.1.clear();
+                slot.1.extend_from_slice(t.payload());
+                n += 1;
+            }
+        }
+        for (from_a, d) in &link[..n] {
+            counter += 1;
+            if drop_every != 0 && counter % drop_every == 0 {
+                continue;
+            }
+            let to = if *from_a { &mut *b } else { &mut *a };
+            to.input(d, *now).unwrap();
+        }
+        for k in [&mut *a, &mut *b] {
+            while let Ok(m) = k.recv(buf) {
+                delivered += m;
+            }
+        }
+        *now = now.add_millis(10);
+    }
+    delivered
+}
+
+#[test]
+fn steady_state_allocates_nothing() {
+    COUNT_HERE.with(|c| c.set(true));
+    // The counter works: this allocation is seen.
+    let before = ALLOCS.load(Ordering::Relaxed);
+    drop(std::hint::black_box(vec![1u8; 10]));
+    assert_eq!(ALLOCS.load(Ordering::Relaxed), before + 1);
+    for profile in [Profile::KcpGo, Profile::Ikcp] {
+        let mut cfg = Config::with_profile(profile);
+        cfg.set_nodelay(1, 10, 2, 1).set_window(128, 128);
+        let mut now = Timestamp::from_millis(0xFFFF_0000);
+        let mut a = Kcp::new(1, cfg.clone(), now);
+        let mut b = Kcp::new(1, cfg, now);
+        let mut link = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+
+        // Warm-up: pools, rings, heaps and lists reach their working size,
+        // with and without loss.
+        exchange(&mut a, &mut b, &mut now, 400, 0, &mut link, &mut buf);
+        exchange(&mut a, &mut b, &mut now, 400, 7, &mut link, &mut buf);
+        exchange(&mut a, &mut b, &mut now, 400, 0, &mut link, &mut buf);
+
+        let before = ALLOCS.load(Ordering::Relaxed);
+        let clean = exchange(&mut a, &mut b, &mut now, 500, 0, &mut link, &mut buf);
+        let lossy = exchange(&mut a, &mut b, &mut now, 500, 7, &mut link, &mut buf);
+        let after = ALLOCS.load(Ordering::Relaxed);
+
+        assert!(clean > 1_000_000 && lossy > 1_000_000, "{clean} {lossy}");
+        assert!(a.stats().retrans_segs > 0, "the lossy phase retransmitted");
+        assert_eq!(
+            after - before,
+            0,
+            "{profile:?}: allocations in steady state"
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! [`BlockCrypt`]: kcp-go's non-AEAD ciphers, whole-buffer transforms in place.
+
+use crate::CryptError;
+use crate::cfb;
+use crate::salsa::Salsa;
+use crate::tea::{Tea, Xtea};
+use crate::xor::Xor;
+use cipher::KeyInit;
+
+/// One of kcp-go's non-AEAD ciphers, keyed.
+///
+/// [`encrypt`](Self::encrypt) and [`decrypt`](Self::decrypt) transform a
+/// whole buffer in place exactly like kcp-go's `BlockCrypt.Encrypt(buf, buf)`
+/// and `Decrypt(buf, buf)`: no nonce or CRC handling (that is
+/// [`Crypt`](crate::Crypt)'s job). Constructors take the key bytes kcp-go's
+/// constructor of the same name would get.
+///
+/// ```
+/// use kcp_crypto::BlockCrypt;
+/// let c = BlockCrypt::aes(&[7u8; 16])?;
+/// let mut buf = *b"any length at all, even 33 bytes";
+/// c.encrypt(&mut buf);
+/// c.decrypt(&mut buf);
+/// assert_eq!(&buf, b"any length at all, even 33 bytes");
+/// # Ok::<(), kcp_crypto::CryptError>(())
+/// ```
+#[derive(Clone)]
+pub struct BlockCrypt {
+    pub(crate) inner: Inner,
+    /// Raw AES-NI path for the AES variants, when the CPU has it.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) ni: Option<Box<crate::aesni::AesNi>>,
+}
+
+#[derive(Clone)]
+pub(crate) enum Inner {
+    Aes128(Box<aes::Aes128>),
+    Aes192(Box<aes::Aes192>),
+    Aes256(Box<aes::Aes256>),
+    Sm4(Box<sm4::Sm4>),
+    Twofish(Box<twofish::Twofish>),
+    TripleDes(Box<des::TdesEde3>),
+    Cast5(Box<cast5::Cast5>),
+    Blowfish(Box<blowfish::Blowfish>),
+    Tea(Box<Tea>),
+    Xtea(Box<Xtea>),
+    Salsa20(Salsa),
+    Xor(Xor),
+    None,
+}
+
+/// Runs `$body` with `$c` bound to the CFB cipher and `$n` to its block size;
+/// `$other` for the stream-like ciphers.
+macro_rules! with_cfb {
+    ($inner:expr, |$c:ident| $body:expr, $other:ident => $fallback:expr) => {
+        match $inner {
+            Inner::Aes128($c) => $body,
+            Inner::Aes192($c) => $body,
+            Inner::Aes256($c) => $body,
+            Inner::Sm4($c) => $body,
+            Inner::Twofish($c) => $body,
+            Inner::TripleDes($c) => $body,
+            Inner::Cast5($c) => $body,
+            Inner::Blowfish($c) => $body,
+            Inner::Tea($c) => $body,
+            Inner::Xtea($c) => $body,
+            $other => $fallback,
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use with_cfb;
+
+fn key16(key: &[u8]) -> Result<&[u8; 16], CryptError> {
+    key.try_into()
+        .map_err(|_| CryptError::KeyLength { len: key.len() })
+}
+
+fn keyed<C: KeyInit>(key: &[u8]) -> Result<Box<C>, CryptError> {
+    C::new_from_slice(key)
+        .map(Box::new)
+        .map_err(|_| CryptError::KeyLength { len: key.len() })
+}
+
+impl BlockCrypt {
+    fn from_inner(inner: Inner) -> Self {
+        BlockCrypt {
+            inner,
+            #[cfg(target_arch = "x86_64")]
+            ni: None,
+        }
+    }
+
+    /// The same cipher without SIMD fast paths: the portable reference that
+    /// tests and benchmarks compare against.
+    #[doc(hidden)]
+    pub fn without_simd(mut self) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.ni = None;
+        }
+        if let Inner::Salsa20(s) = &mut self.inner {
+            s.simd = false;
+        }
+        self
+    }
+
+    /// AES-CFB (`NewAESBlockCrypt`): a 16, 24 or 32-byte key selects AES-128, -192 or -256.
+    pub fn aes(key: &[u8]) -> Result<Self, CryptError> {
+        let inner = match key.len() {
+            16 => Inner::Aes128(keyed(key)?),
+            24 => Inner::Aes192(keyed(key)?),
+            32 => Inner::Aes256(keyed(key)?),
+            len => return Err(CryptError::KeyLength { len }),
+        };
+        let mut c = BlockCrypt::from_inner(inner);
+        #[cfg(target_arch = "x86_64")]
+        {
+            c.ni = crate::aesni::AesNi::new(key).map(Box::new);
+        }
+        Ok(c)
+    }
+
+    /// SM4-CFB (`NewSM4BlockCrypt`), 16-byte key.
+    pub fn sm4(key: &[u8]) -> Result<Self, CryptError> {
+        Ok(BlockCrypt::from_inner(Inner::Sm4(keyed(key16(key)?)?)))
+    }
+
+    /// Twofish-CFB (`NewTwofishBlockCrypt`), 16, 24 or 32-byte key.
+    pub fn twofish(key: &[u8]) -> Result<Self, CryptError> {
+        Ok(BlockCrypt::from_inner(Inner::Twofish(keyed(key)?)))
+    }
+
+    /// 3DES-EDE-CFB (`NewTripleDESBlockCrypt`), 24-byte key.
+    pub fn triple_des(key: &[u8]) -> Result<Self, CryptError> {
+        if key.len() != 24 {
+            return Err(CryptError::KeyLength { len: key.len() });
+        }
+        Ok(BlockCrypt::from_inner(Inner::TripleDes(keyed(key)?)))
+    }
+
+    /// CAST5-CFB (`NewCast5BlockCrypt`), 16-byte key (Go's `cast5` takes no other size).
+    pub fn cast5(key: &[u8]) -> Result<Self, CryptError> {
+        Ok(BlockCrypt::from_inner(Inner::Cast5(keyed(key16(key)?)?)))
+    }
+
+    /// Blowfish-CFB (`NewBlowfishBlockCrypt`), 1 to 56-byte key.
+    pub fn blowfish(key: &[u8]) -> Result<Self, CryptError> {
+        // Blowfish cycles the key bytes over its schedule, so a 1..3-byte key
+        // equals itself repeated to 12 bytes (a multiple of 1, 2 and 3); the
+        // RustCrypto crate wants at least 4 bytes while Go accepts 1.
+        let mut repeated = [0u8; 12];
+        let key = match key.len() {
+            1..=3 => {
+                for (i, b) in repeated.iter_mut().enumerate() {
+                    *b = key[i % key.len()];
+                }
+                &repeated[..]
+            }
+            _ => key,
+        };
+        Ok(BlockCrypt::from_inner(Inner::Blowfish(keyed(key)?)))
+    }
+
+    /// TEA-CFB with 16 rounds (`NewTEABlockCrypt`), 16-byte key.
+    pub fn tea(key: &[u8]) -> Result<Self, CryptError> {
+        Ok(BlockCrypt::from_inner(Inner::Tea(Box::new(Tea::new(
+            key16(key)?,
+        )))))
+    }
+
+    /// XTEA-CFB (`NewXTEABlockCrypt`), 16-byte key.
+    pub fn xtea(key: &[u8]) -> Result<Self, CryptError> {
+        Ok(BlockCrypt::from_inner(Inner::Xtea(Box::new(Xtea::new(
+            key16(key)?,
+        )))))
+    }
+
+    /// Salsa20 (`NewSalsa20BlockCrypt`): any key, zero-padded or cut to 32 bytes.
+    pub fn salsa20(key: &[u8]) -> Self {
+        BlockCrypt::from_inner(Inner::Salsa20(Salsa::new(key)))
+    }
+
+    /// Simple XOR (`NewSimpleXORBlockCrypt`): any key, expanded to a 1500-byte table.
+    pub fn xor(key: &[u8]) -> Self {
+        BlockCrypt::from_inner(Inner::Xor(Xor::new(key)))
+    }
+
+    /// The identity cipher (`NewNoneBlockCrypt`).
+    pub fn none() -> Self {
+        BlockCrypt::from_inner(Inner::None)
+    }
+
+    /// A short algorithm name, e.g. `"aes-128-cfb"`, for logs.
+    pub fn algorithm(&self) -> &'static str {
+        match self.inner {
+            Inner::Aes128(_) => "aes-128-cfb",
+            Inner::Aes192(_) => "aes-192-cfb",
+            Inner::Aes256(_) => "aes-256-cfb",
+            Inner::Sm4(_) => "sm4-cfb",
+            Inner::Twofish(_) => "twofish-cfb",
+            Inner::TripleDes(_) => "3des-cfb",
+            Inner::Cast5(_) => "cast5-cfb",
+            Inner::Blowfish(_) => "blowfish-cfb",
+            Inner::Tea(_) => "tea-cfb",
+            Inner::Xtea(_) => "xtea-cfb",
+            Inner::Salsa20(_) => "salsa20",
+            Inner::Xor(_) => "xor",
+            Inner::None => "none",
+        }
+    }
+
+    pub(crate) fn is_xor(&self) -> bool {
+        matches!(self.inner, Inner::Xor(_))
+    }
+
+    /// Encrypts `buf` in place, as kcp-go's `Encrypt(buf, buf)`.
+    pub fn encrypt(&self, buf: &mut [u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ni) = &self.ni {
+            return ni.encrypt(buf);
+        }
+        with_cfb!(&self.inner, |c| cfb::encrypt(&**c, buf), other => self.stream(other, buf))
+    }
+
+    /// Decrypts `buf` in place, as kcp-go's `Decrypt(buf, buf)`.
+    pub fn decrypt(&self, buf: &mut [u8]) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(ni) = &self.ni {
+            return ni.decrypt(buf);
+        }
+        with_cfb!(&self.inner, |c| cfb::decrypt(&**c, buf), other => self.stream(other, buf))
+    }
+
+    fn stream(&self, inner: &Inner, buf: &mut [u8]) {
+        match inner {
+            Inner::Salsa20(s) => s.apply(buf),
+            Inner::Xor(x) => x.apply(buf),
+            _ => {}
+        }
+    }
+}
+
+impl core::fmt::Debug for BlockCrypt {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BlockCrypt")
+            .field("algorithm", &self.algorithm())
+            .finish_non_exhaustive()
+    }
+}
