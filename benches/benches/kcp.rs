@@ -18,7 +18,13 @@ fn loaded_sender() -> (Kcp, Timestamp) {
     let mut k = Kcp::new(1, c, t0);
     // The peer announces a window of 1024 so all segments enter flight.
     let mut wins = [0u8; OVERHEAD];
-    Header { conv: 1, cmd: 84, wnd: 1024, ..Header::default() }.encode(&mut wins);
+    Header {
+        conv: 1,
+        cmd: 84,
+        wnd: 1024,
+        ..Header::default()
+    }
+    .encode(&mut wins);
     k.input(&wins, t0).unwrap();
     for _ in 0..1024 {
         k.send(&[0u8; 64]).unwrap();
@@ -56,17 +62,33 @@ fn bulk_in_memory(c: &mut Criterion) {
         ($name:expr, $mk:expr) => {
             g.bench_function($name, |b| {
                 b.iter_batched(
-                    || ($mk, $mk),
+                    || $mk,
                     |(mut x, mut y)| in_memory(&mut x, &mut y, TOTAL, &msg, wnd),
                     BatchSize::PerIteration,
                 )
             });
         };
     }
-    peer!("kcp-core_kcp-go", Core::new(1, Profile::KcpGo, t));
-    peer!("kcp-core_ikcp", Core::new(1, Profile::Ikcp, t));
-    peer!("c_ikcp", CIkcp::new(1, t));
-    peer!("kcp_crate", KcpCrate::new(1, t));
+    peer!(
+        "kcp-core_kcp-go",
+        (
+            Core::new(1, Profile::KcpGo, t),
+            Core::new(1, Profile::KcpGo, t)
+        )
+    );
+    peer!(
+        "kcp-core_ikcp",
+        (
+            Core::new(1, Profile::Ikcp, t),
+            Core::new(1, Profile::Ikcp, t)
+        )
+    );
+    peer!("c_ikcp", {
+        let (mut a, mut b) = (CIkcp::new(1, t), CIkcp::new(1, t));
+        CIkcp::connect_direct(&mut a, &mut b);
+        (a, b)
+    });
+    peer!("kcp_crate", (KcpCrate::new(1, t), KcpCrate::new(1, t)));
     g.finish();
 }
 
@@ -80,17 +102,42 @@ fn bulk_sim(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(total as u64));
         g.sample_size(10);
         let link = LinkConfig::lossy(loss, 10);
-        fn run<A: Arq, B: Arq>(a: A, b: B, link: &LinkConfig, total: usize, msg: &[u8], wnd: usize) {
+        fn run<A: Arq, B: Arq>(
+            a: A,
+            b: B,
+            link: &LinkConfig,
+            total: usize,
+            msg: &[u8],
+            wnd: usize,
+        ) {
             simulated(a, b, link.clone(), 7, total, msg, wnd);
         }
         g.bench_function("kcp-core_kcp-go", |b| {
-            b.iter(|| run(Core::new(1, Profile::KcpGo, t), Core::new(1, Profile::KcpGo, t), &link, total, &msg, wnd))
+            b.iter(|| {
+                run(
+                    Core::new(1, Profile::KcpGo, t),
+                    Core::new(1, Profile::KcpGo, t),
+                    &link,
+                    total,
+                    &msg,
+                    wnd,
+                )
+            })
         });
         g.bench_function("c_ikcp", |b| {
             b.iter(|| run(CIkcp::new(1, t), CIkcp::new(1, t), &link, total, &msg, wnd))
         });
         g.bench_function("kcp_crate", |b| {
-            b.iter(|| run(KcpCrate::new(1, t), KcpCrate::new(1, t), &link, total, &msg, wnd))
+            b.iter(|| {
+                run(
+                    KcpCrate::new(1, t),
+                    KcpCrate::new(1, t),
+                    &link,
+                    total,
+                    &msg,
+                    wnd,
+                )
+            })
         });
         g.finish();
     }

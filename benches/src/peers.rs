@@ -52,6 +52,33 @@ pub trait Arq {
 /// kcp-core in either profile.
 pub struct Core(pub Kcp);
 
+/// kcp-core reading with `recv_with` (fragments handed out in place, no copy
+/// into a caller buffer; the callback only adds up their lengths).
+pub struct CoreZeroCopy(pub Core);
+
+impl Arq for CoreZeroCopy {
+    fn send(&mut self, data: &[u8]) -> bool {
+        self.0.send(data)
+    }
+    fn recv(&mut self, _buf: &mut [u8]) -> Option<usize> {
+        let mut seen = 0;
+        self.0.0.recv_with(|frag| seen += frag.len()).ok()?;
+        Some(seen)
+    }
+    fn input(&mut self, d: &[u8], now: u32) {
+        self.0.input(d, now)
+    }
+    fn update(&mut self, now: u32) {
+        self.0.update(now)
+    }
+    fn wait_snd(&self) -> usize {
+        self.0.wait_snd()
+    }
+    fn drain(&mut self, f: &mut dyn FnMut(&[u8])) {
+        self.0.drain(f)
+    }
+}
+
 impl Core {
     pub fn new(conv: u32, profile: Profile, t: Tuning) -> Self {
         let mut c = Config::with_profile(profile);
@@ -86,10 +113,22 @@ impl Arq for Core {
 }
 
 /// Datagrams a C or `kcp`-crate endpoint emitted, in reused buffers.
-#[derive(Default)]
 pub struct OutQueue {
     bufs: Vec<Vec<u8>>,
     len: usize,
+    /// C only: deliver straight into this peer's `ikcp_input` from the output
+    /// callback (no copy, the cheapest use of the C API) instead of queueing.
+    peer: *mut sys::IKCPCB,
+}
+
+impl Default for OutQueue {
+    fn default() -> Self {
+        OutQueue {
+            bufs: Vec::new(),
+            len: 0,
+            peer: std::ptr::null_mut(),
+        }
+    }
 }
 
 impl OutQueue {
@@ -116,12 +155,23 @@ pub struct CIkcp {
     out: Box<OutQueue>,
 }
 
-unsafe extern "C" fn c_output(buf: *const c_char, len: c_int, _: *mut sys::IKCPCB, user: *mut c_void) -> c_int {
+unsafe extern "C" fn c_output(
+    buf: *const c_char,
+    len: c_int,
+    kcp: *mut sys::IKCPCB,
+    user: *mut c_void,
+) -> c_int {
     // SAFETY: `user` is the `OutQueue` boxed in `CIkcp`, alive as long as the
-    // ikcpcb; `buf` holds `len` bytes for the duration of the call.
+    // ikcpcb; `buf` holds `len` bytes for the duration of the call; `peer`,
+    // when set by `connect_direct`, is a live ikcpcb other than `kcp`.
     unsafe {
         let q = &mut *(user as *mut OutQueue);
-        q.push(std::slice::from_raw_parts(buf as *const u8, len as usize));
+        if q.peer.is_null() {
+            q.push(std::slice::from_raw_parts(buf as *const u8, len as usize));
+        } else {
+            (*q.peer).current = (*kcp).current;
+            sys::ikcp_input(q.peer, buf, len as c_long);
+        }
     }
     0
 }
@@ -145,6 +195,15 @@ impl CIkcp {
     }
 }
 
+impl CIkcp {
+    /// Wires two endpoints so each one's output callback calls the other's
+    /// `ikcp_input` directly. Both must outlive any use of either.
+    pub fn connect_direct(a: &mut CIkcp, b: &mut CIkcp) {
+        a.out.peer = b.kcp;
+        b.out.peer = a.kcp;
+    }
+}
+
 impl Drop for CIkcp {
     fn drop(&mut self) {
         // SAFETY: created by `ikcp_create`, released once.
@@ -155,11 +214,23 @@ impl Drop for CIkcp {
 impl Arq for CIkcp {
     fn send(&mut self, data: &[u8]) -> bool {
         // SAFETY: valid ikcpcb; `data` is readable for its length.
-        unsafe { sys::ikcp_send(self.kcp, data.as_ptr() as *const c_char, data.len() as c_int) >= 0 }
+        unsafe {
+            sys::ikcp_send(
+                self.kcp,
+                data.as_ptr() as *const c_char,
+                data.len() as c_int,
+            ) >= 0
+        }
     }
     fn recv(&mut self, buf: &mut [u8]) -> Option<usize> {
         // SAFETY: valid ikcpcb; `buf` is writable for its length.
-        let n = unsafe { sys::ikcp_recv(self.kcp, buf.as_mut_ptr() as *mut c_char, buf.len() as c_int) };
+        let n = unsafe {
+            sys::ikcp_recv(
+                self.kcp,
+                buf.as_mut_ptr() as *mut c_char,
+                buf.len() as c_int,
+            )
+        };
         (n >= 0).then_some(n as usize)
     }
     fn input(&mut self, d: &[u8], now: u32) {

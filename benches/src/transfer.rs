@@ -15,15 +15,22 @@ pub struct Outcome {
 
 /// Sends `total` bytes from `a` to `b` in `msg`-sized messages, advancing a
 /// virtual clock 1 ms per round; every datagram is delivered at once.
-pub fn in_memory(a: &mut dyn Arq, b: &mut dyn Arq, total: usize, msg: &[u8], wnd: usize) -> Outcome {
+pub fn in_memory(
+    a: &mut dyn Arq,
+    b: &mut dyn Arq,
+    total: usize,
+    msg: &[u8],
+    wnd: usize,
+) -> Outcome {
     let mut buf = vec![0u8; 1 << 20];
     let (mut queued, mut received, mut now) = (0usize, 0usize, 0u32);
     while received < total {
         while queued < total && a.wait_snd() < 2 * wnd {
-            if !a.send(msg) {
+            let n = msg.len().min(total - queued);
+            if !a.send(&msg[..n]) {
                 break;
             }
-            queued += msg.len();
+            queued += n;
         }
         a.update(now);
         a.drain(&mut |d| b.input(d, now));
@@ -108,10 +115,11 @@ pub fn simulated<A: Arq, B: Arq>(
     let (mut queued, mut received) = (0usize, 0usize);
     while received < total {
         while queued < total && sim.a().arq.wait_snd() < 2 * wnd {
-            if !sim.a_mut().arq.send(msg) {
+            let n = msg.len().min(total - queued);
+            if !sim.a_mut().arq.send(&msg[..n]) {
                 break;
             }
-            queued += msg.len();
+            queued += n;
         }
         sim.step();
         while let Some(n) = sim.b_mut().arq.recv(&mut buf) {

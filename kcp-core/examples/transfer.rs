@@ -189,7 +189,7 @@ fn main() -> ExitCode {
     }
     report(&sim, received, args.size);
     let secs = sim.elapsed_ms() as f64 / 1000.0;
-    let s = *sim.a().stats();
+    let s = sim.a().stats();
     let ab = *sim.stats(Direction::AtoB);
     let ba = *sim.stats(Direction::BtoA);
     println!("---");

@@ -1,12 +1,11 @@
 //! The KCP endpoint: one conversation's ARQ state machine.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::clock::Clock;
 use crate::config::{Config, Profile};
 use crate::error::{ConfigError, InputError, RecvError, SendError};
-use crate::output::{Output, Transmit};
+use crate::output::{Output, Ready, Transmit};
 use crate::pool::Pool;
 use crate::recv::{RecvBuffer, Stored};
 use crate::rto::{RttEstimator, minrto_for};
@@ -114,7 +113,6 @@ pub struct Kcp {
     mss: u32,
     dead: bool,
 
-    snd_queue: VecDeque<TxSeg>,
     snd: SendBuffer,
     rcv: RecvBuffer,
     acklist: Vec<(u32, u32)>,
@@ -155,7 +153,6 @@ impl Kcp {
             conv,
             mss,
             dead: false,
-            snd_queue: VecDeque::new(),
             snd: SendBuffer::default(),
             rcv: RecvBuffer::new(config.rcv_wnd),
             acklist: Vec::new(),
@@ -172,7 +169,7 @@ impl Kcp {
             write_pending: false,
             updated: false,
             ts_flush: crate::config::DEFAULT_INTERVAL,
-            pool: Pool::new(mss as usize, max_free),
+            pool: Pool::new(mss as usize + OVERHEAD, max_free),
             out: Output::new(config.mtu as usize, config.headroom, config.tailroom),
             stats: Stats::default(),
             cfg: config,
@@ -190,8 +187,12 @@ impl Kcp {
     }
 
     /// Counters since creation.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    pub fn stats(&self) -> Stats {
+        Stats {
+            out_pkts: self.out.pkts,
+            out_bytes: self.out.bytes,
+            ..self.stats
+        }
     }
 
     /// The protocol variables right now.
@@ -209,7 +210,7 @@ impl Kcp {
             rmt_wnd: self.rmt_wnd,
             probe_wait: self.probe_wait,
             ts_probe: self.ts_probe,
-            snd_queue: self.snd_queue.len(),
+            snd_queue: self.snd.queued(),
             snd_buf: self.snd.len(),
             rcv_queue: self.rcv.queue.len(),
             rcv_buf: self.rcv.buffered,
@@ -234,7 +235,7 @@ impl Kcp {
             Profile::KcpGo => self.snd.len(),
             Profile::Ikcp => self.snd.unacked(),
         };
-        in_buf + self.snd_queue.len()
+        in_buf + self.snd.queued()
     }
 
     /// `true` once a segment was transmitted `dead_link` times: the peer is
@@ -276,7 +277,7 @@ impl Kcp {
     pub fn set_mtu(&mut self, mtu: u32) -> Result<(), ConfigError> {
         self.cfg.set_mtu(mtu)?;
         self.mss = self.cfg.mss();
-        self.pool.set_capacity(self.mss as usize);
+        self.pool.set_capacity(self.mss as usize + OVERHEAD);
         self.out
             .reconfigure(mtu as usize, self.cfg.headroom, self.cfg.tailroom);
         Ok(())
@@ -308,9 +309,9 @@ impl Kcp {
         let mut rest = data;
         let mut sent = 0;
         if self.cfg.stream {
-            if let Some(last) = self.snd_queue.back_mut() {
-                if last.data.len() < mss {
-                    let extend = rest.len().min(mss - last.data.len());
+            if let Some(last) = self.snd.last_queued_mut() {
+                if last.payload_len() < mss {
+                    let extend = rest.len().min(mss - last.payload_len());
                     last.data.extend_from_slice(&rest[..extend]);
                     rest = &rest[extend..];
                     sent = extend;
@@ -343,8 +344,8 @@ impl Kcp {
             } else {
                 (count - i - 1) as u8
             };
-            let data = self.pool.get_copy(&rest[..size]);
-            self.snd_queue.push_back(TxSeg::new(frg, data));
+            let data = self.pool.get_with_header_room(&rest[..size]);
+            self.snd.enqueue(TxSeg::new(frg, data));
             rest = &rest[size..];
             sent += size;
         }
@@ -744,7 +745,7 @@ impl Kcp {
 
     fn is_idle(&self) -> bool {
         self.acklist.is_empty()
-            && self.snd_queue.is_empty()
+            && self.snd.queued() == 0
             && self.snd.unacked() == 0
             && self.probe == 0
             && self.rmt_wnd != 0
@@ -754,24 +755,59 @@ impl Kcp {
 
     /// The next datagram to send, borrowed until the next call. Its buffer
     /// has the configured head and tail room around the KCP payload.
+    ///
+    /// Without head or tail room, a data segment that fills a datagram on its
+    /// own is lent from the segment's own buffer (no copy); a datagram whose
+    /// only segment was acknowledged or retransmitted again before it was
+    /// polled is skipped as obsolete.
     pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
-        self.out.poll()
+        loop {
+            match self.out.front()? {
+                Ready::Owned => return self.out.poll_owned(),
+                Ready::Lent { sn, xmit } => {
+                    self.out.pop_lent();
+                    if let Some(i) = self.snd.index_of(sn) {
+                        let seg = &self.snd.segs[i];
+                        if !seg.acked && seg.xmit == xmit {
+                            return Some(self.out.lent_transmit(&seg.data));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Copies the next datagram's KCP payload into `buf`; returns its length,
     /// or `None` if none is queued (or `buf` is too small to hold it).
     pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> Option<usize> {
-        self.out.poll_into(buf)
+        loop {
+            match self.out.front()? {
+                Ready::Owned => return self.out.poll_owned_into(buf),
+                Ready::Lent { sn, xmit } => {
+                    let live = self
+                        .snd
+                        .index_of(sn)
+                        .map(|i| &self.snd.segs[i])
+                        .filter(|s| !s.acked && s.xmit == xmit);
+                    if let Some(seg) = live {
+                        let n = seg.data.len();
+                        if buf.len() < n {
+                            return None;
+                        }
+                        buf[..n].copy_from_slice(&seg.data);
+                        self.out.pop_lent();
+                        self.out.count(n);
+                        return Some(n);
+                    }
+                    self.out.pop_lent();
+                }
+            }
+        }
     }
 
     /// Datagrams waiting for [`poll_transmit`](Kcp::poll_transmit).
     pub fn pending_transmits(&self) -> usize {
         self.out.ready_len()
-    }
-
-    fn sync_out_stats(&mut self) {
-        self.stats.out_pkts = self.out.pkts;
-        self.stats.out_bytes = self.out.bytes;
     }
 
     // ------------------------------------------------------------------
@@ -860,13 +896,13 @@ impl Kcp {
             .wrapping_sub(self.snd.base.wrapping_add(cwnd)) as i32)
             < 0
         {
-            let Some(mut seg) = self.snd_queue.pop_front() else {
+            let Some(i) = self.snd.admit_next() else {
                 break;
             };
+            let seg = &mut self.snd.segs[i];
             seg.rto = self.rtt.rto;
             seg.ts = self.clock.now();
             seg.resendts = self.clock.now();
-            self.snd.push(seg);
             n += 1;
         }
         n
@@ -947,7 +983,6 @@ impl Kcp {
             }
         }
         self.out.finish();
-        self.sync_out_stats();
 
         self.stats.lost_segs += lost;
         self.stats.retrans_segs += lost + change; // fast and early retransmissions are both "change"
@@ -963,6 +998,7 @@ impl Kcp {
         let seg = &mut self.snd.segs[i];
         seg.xmit = seg.xmit.wrapping_add(1);
         seg.ts = now;
+        let len = seg.payload_len();
         let hdr = Header {
             conv: self.conv,
             cmd: Command::Push as u8,
@@ -971,11 +1007,19 @@ impl Kcp {
             ts: now,
             sn: seg.sn,
             una: h.una,
-            len: seg.data.len() as u32,
+            len: len as u32,
         };
-        self.out.make_space(OVERHEAD + seg.data.len());
-        self.out.write_header(&hdr);
-        self.out.write_payload(&seg.data);
+        if self.out.can_lend(len) {
+            // The segment fills a datagram on its own: send it from its own
+            // buffer, header written into the room reserved in front.
+            let dst: &mut [u8; OVERHEAD] = (&mut seg.data[..OVERHEAD]).try_into().expect("room");
+            hdr.encode(dst);
+            self.out.lend(seg.sn, seg.xmit);
+        } else {
+            self.out.make_space(OVERHEAD + len);
+            self.out.write_header(&hdr);
+            self.out.write_payload(seg.payload());
+        }
         self.stats.out_segs += 1;
         if seg.xmit >= self.cfg.dead_link {
             self.dead = true;
@@ -1072,7 +1116,6 @@ impl Kcp {
         self.snd.sent_nxt = self.snd.end();
         self.snd.scratch = due;
         self.out.finish();
-        self.sync_out_stats();
 
         self.stats.lost_segs += lost;
         self.stats.retrans_segs += lost + change;

@@ -2,6 +2,8 @@
 
 use alloc::vec::Vec;
 
+use crate::segment::OVERHEAD;
+
 /// Recycled `Vec<u8>` buffers. Bounded: beyond `max_free` buffers, returned
 /// ones are dropped, so a burst does not pin memory forever.
 #[derive(Debug)]
@@ -34,6 +36,14 @@ impl Pool {
     /// A buffer holding a copy of `data`.
     pub(crate) fn get_copy(&mut self, data: &[u8]) -> Vec<u8> {
         let mut v = self.get();
+        v.extend_from_slice(data);
+        v
+    }
+
+    /// A buffer holding `OVERHEAD` zero bytes of header room, then `data`.
+    pub(crate) fn get_with_header_room(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut v = self.get();
+        v.extend_from_slice(&[0u8; OVERHEAD]);
         v.extend_from_slice(data);
         v
     }

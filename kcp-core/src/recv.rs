@@ -18,7 +18,8 @@ pub(crate) struct RxSeg {
 
 #[derive(Debug, Default)]
 pub(crate) struct RecvBuffer {
-    /// Reorder ring: slot `(head + (sn - rcv_nxt)) % slots.len()`.
+    /// Reorder ring: slot `(head + (sn - rcv_nxt)) & (slots.len() - 1)`; the
+    /// length is a power of two at least `rcv_wnd`.
     slots: Vec<Option<RxSeg>>,
     head: usize,
     /// Segments held in `slots` (`len(rcv_buf)`).
@@ -47,7 +48,7 @@ impl RecvBuffer {
     /// Makes room for a window of `rcv_wnd` slots (never shrinks, so segments
     /// stored under a larger window keep their place).
     pub(crate) fn reserve_window(&mut self, rcv_wnd: u32) {
-        let want = rcv_wnd as usize;
+        let want = (rcv_wnd as usize).max(1).next_power_of_two();
         let cap = self.slots.len();
         if want <= cap {
             return;
@@ -76,8 +77,8 @@ impl RecvBuffer {
         if (off as i32) < 0 || (sn.wrapping_sub(self.rcv_nxt.wrapping_add(rcv_wnd)) as i32) >= 0 {
             return Stored::OutOfWindow;
         }
-        let cap = self.slots.len();
-        let slot = &mut self.slots[(self.head + off as usize) % cap];
+        let mask = self.slots.len() - 1;
+        let slot = &mut self.slots[(self.head + off as usize) & mask];
         if slot.is_some() {
             return Stored::Duplicate;
         }
@@ -89,14 +90,14 @@ impl RecvBuffer {
     /// Moves in-order segments to the queue while it has fewer than
     /// `rcv_wnd` entries.
     pub(crate) fn release_in_order(&mut self, rcv_wnd: u32) {
-        let cap = self.slots.len();
+        let mask = self.slots.len() - 1;
         while self.buffered > 0 && self.queue.len() < rcv_wnd as usize {
             let Some(seg) = self.slots[self.head].take() else {
                 break;
             };
             self.queue.push_back(seg);
             self.buffered -= 1;
-            self.head = (self.head + 1) % cap;
+            self.head = (self.head + 1) & mask;
             self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
         }
     }

@@ -15,6 +15,8 @@ use alloc::collections::{BinaryHeap, VecDeque};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
+use crate::segment::OVERHEAD;
+
 /// `fastack` value kcp-go uses to mean "already fast-resent in this RTO cycle".
 pub(crate) const FASTACK_SENTINEL: u32 = 0xFFFF_FFFF;
 
@@ -31,10 +33,21 @@ pub(crate) struct TxSeg {
     pub acked: bool,
     /// Listed in `SendBuffer::fast` (avoids duplicate entries).
     pub in_fast: bool,
+    /// `OVERHEAD` bytes of room for the header, then the payload, so a
+    /// segment that fills a datagram can be sent from here without a copy.
     pub data: Vec<u8>,
 }
 
 impl TxSeg {
+    pub(crate) fn payload_len(&self) -> usize {
+        self.data.len() - OVERHEAD
+    }
+
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.data[OVERHEAD..]
+    }
+
+    /// `data` must start with `OVERHEAD` bytes of header room.
     pub(crate) fn new(frg: u8, data: Vec<u8>) -> Self {
         TxSeg {
             sn: 0,
@@ -53,15 +66,26 @@ impl TxSeg {
 
 #[derive(Debug, Default)]
 pub(crate) struct SendBuffer {
+    /// The window (`snd_buf`, the first `admitted` entries) followed by the
+    /// queue of segments not yet admitted (`snd_queue`): one deque, so
+    /// admission moves a boundary instead of the segment.
     pub segs: VecDeque<TxSeg>,
-    /// Sequence number of `segs[0]`; when empty, of the next segment admitted.
+    /// Segments in the window.
+    admitted: usize,
+    /// Sequence number of `segs[0]`; when the window is empty, of the next
+    /// segment admitted.
     pub base: u32,
     /// Tombstones (acknowledged, waiting for `una`) in `segs`.
     pub acked: usize,
     /// First sequence number never transmitted.
     pub sent_nxt: u32,
-    /// (resend time on the extended clock, sn); stale entries are skipped.
-    pub timers: BinaryHeap<Reverse<(i64, u32)>>,
+    /// (resend time on the extended clock, first sn, count): segments sent
+    /// in one flush share a resend time and mostly consecutive sequence
+    /// numbers, so one entry covers a run. Entries whose segments were
+    /// acknowledged or retransmitted since are stale and skipped.
+    pub timers: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    /// The run being built by the current flush, not yet in `timers`.
+    pending: Option<(i64, u32, u32)>,
     /// Sequence numbers whose fast-ack counter may trigger a resend.
     pub fast: Vec<u32>,
     /// Scratch list reused by every flush.
@@ -69,39 +93,66 @@ pub(crate) struct SendBuffer {
 }
 
 impl SendBuffer {
+    /// Segments in the window (`len(snd_buf)`).
     pub(crate) fn len(&self) -> usize {
-        self.segs.len()
+        self.admitted
     }
 
-    /// Segments still waiting for an acknowledgement.
+    /// Segments queued behind the window (`len(snd_queue)`).
+    pub(crate) fn queued(&self) -> usize {
+        self.segs.len() - self.admitted
+    }
+
+    /// Segments in the window still waiting for an acknowledgement.
     pub(crate) fn unacked(&self) -> usize {
-        self.segs.len() - self.acked
+        self.admitted - self.acked
     }
 
     /// Sequence number after the last admitted segment (`snd_nxt`).
     pub(crate) fn end(&self) -> u32 {
-        self.base.wrapping_add(self.segs.len() as u32)
+        self.base.wrapping_add(self.admitted as u32)
     }
 
     pub(crate) fn index_of(&self, sn: u32) -> Option<usize> {
         let i = sn.wrapping_sub(self.base) as usize;
-        (i < self.segs.len()).then_some(i)
+        (i < self.admitted).then_some(i)
     }
 
-    pub(crate) fn push(&mut self, mut seg: TxSeg) {
-        seg.sn = self.end();
+    /// Appends a segment to the queue behind the window.
+    pub(crate) fn enqueue(&mut self, seg: TxSeg) {
         self.segs.push_back(seg);
+    }
+
+    /// The last queued (not admitted) segment, for stream-mode coalescing.
+    pub(crate) fn last_queued_mut(&mut self) -> Option<&mut TxSeg> {
+        if self.segs.len() > self.admitted {
+            self.segs.back_mut()
+        } else {
+            None
+        }
+    }
+
+    /// Admits the first queued segment into the window, giving it the next
+    /// sequence number; returns its index.
+    pub(crate) fn admit_next(&mut self) -> Option<usize> {
+        let i = self.admitted;
+        let sn = self.end();
+        let seg = self.segs.get_mut(i)?;
+        seg.sn = sn;
+        self.admitted += 1;
+        Some(i)
     }
 
     /// Removes every segment with `sn < una`; returns how many, recycling
     /// payloads through `recycle`.
     pub(crate) fn remove_before(&mut self, una: u32, mut recycle: impl FnMut(Vec<u8>)) -> usize {
         let mut n = 0;
-        while let Some(front) = self.segs.front() {
+        while let Some(front) = self.segs.front().filter(|_| self.admitted > 0) {
             if (una.wrapping_sub(front.sn) as i32) <= 0 {
                 break;
             }
             let seg = self.segs.pop_front().expect("front exists");
+            self.admitted -= 1;
             if seg.acked {
                 self.acked -= 1;
             }
@@ -130,8 +181,9 @@ impl SendBuffer {
     /// Drops tombstones at the front (ikcp unlinks acked segments at once,
     /// so its `snd_una` is the first unacknowledged one).
     pub(crate) fn pop_acked_front(&mut self) {
-        while self.segs.front().is_some_and(|s| s.acked) {
+        while self.admitted > 0 && self.segs.front().is_some_and(|s| s.acked) {
             self.segs.pop_front();
+            self.admitted -= 1;
             self.acked -= 1;
             self.base = self.base.wrapping_add(1);
         }
@@ -142,37 +194,43 @@ impl SendBuffer {
 
     /// Index of the first never-sent segment.
     pub(crate) fn first_unsent(&self) -> usize {
-        (self.sent_nxt.wrapping_sub(self.base) as usize).min(self.segs.len())
+        (self.sent_nxt.wrapping_sub(self.base) as usize).min(self.admitted)
     }
 
-    /// Registers a (re)transmission's timer.
+    /// Registers a (re)transmission's timer; runs of consecutive sequence
+    /// numbers with the same resend time share one heap entry.
     pub(crate) fn arm(&mut self, resend_at: i64, sn: u32) {
-        self.timers.push(Reverse((resend_at, sn)));
+        if let Some((at, first, count)) = &mut self.pending {
+            if *at == resend_at && first.wrapping_add(*count) == sn {
+                *count += 1;
+                return;
+            }
+        }
+        self.flush_pending();
+        self.pending = Some((resend_at, sn, 1));
+    }
+
+    /// Moves the run under construction into the heap.
+    fn flush_pending(&mut self) {
+        let Some(run) = self.pending.take() else {
+            return;
+        };
+        self.timers.push(Reverse(run));
         // Stale entries are bounded by retransmissions in flight; compact if
         // they ever dominate (e.g. after a burst of selective acks).
-        if self.timers.len() > 4 * self.segs.len() + 64 {
-            let segs = &self.segs;
-            let base = self.base;
-            self.timers.retain(|Reverse((at, sn))| {
-                let i = sn.wrapping_sub(base) as usize;
-                segs.get(i)
-                    .is_some_and(|s| !s.acked && s.xmit > 0 && s.resendts == *at as u32)
+        if self.timers.len() > 2 * self.admitted + 64 {
+            let (segs, base) = (&self.segs, self.base);
+            self.timers.retain(|&Reverse((at, first, count))| {
+                (0..count).any(|k| live(segs, base, at, first.wrapping_add(k)))
             });
         }
     }
 
-    /// Is this heap entry the live timer of an unacknowledged segment?
-    fn timer_is_live(&self, at: i64, sn: u32) -> bool {
-        self.index_of(sn).is_some_and(|i| {
-            let s = &self.segs[i];
-            !s.acked && s.xmit > 0 && s.resendts == at as u32
-        })
-    }
-
     /// Earliest live resend time (extended clock), dropping stale entries.
     pub(crate) fn next_resend(&mut self) -> Option<i64> {
-        while let Some(&Reverse((at, sn))) = self.timers.peek() {
-            if self.timer_is_live(at, sn) {
+        self.flush_pending();
+        while let Some(&Reverse((at, first, count))) = self.timers.peek() {
+            if (0..count).any(|k| live(&self.segs, self.base, at, first.wrapping_add(k))) {
                 return Some(at);
             }
             self.timers.pop();
@@ -185,14 +243,18 @@ impl SendBuffer {
     /// `now`: expired timers and fast-ack candidates. Clears the fast list;
     /// the caller re-lists candidates that stay candidates.
     pub(crate) fn collect_due(&mut self, now: i64) {
+        self.flush_pending();
         self.scratch.clear();
-        while let Some(&Reverse((at, sn))) = self.timers.peek() {
+        while let Some(&Reverse((at, first, count))) = self.timers.peek() {
             if at > now {
                 break;
             }
             self.timers.pop();
-            if self.timer_is_live(at, sn) {
-                self.scratch.push(sn.wrapping_sub(self.base));
+            for k in 0..count {
+                let sn = first.wrapping_add(k);
+                if live(&self.segs, self.base, at, sn) {
+                    self.scratch.push(sn.wrapping_sub(self.base));
+                }
             }
         }
         for k in 0..self.fast.len() {
@@ -219,4 +281,12 @@ impl SendBuffer {
             self.fast.push(sn);
         }
     }
+}
+
+/// Is `at` the live timer of segment `sn` (unacknowledged, sent, not
+/// retransmitted since)? Queued segments are never sent (`xmit == 0`).
+fn live(segs: &VecDeque<TxSeg>, base: u32, at: i64, sn: u32) -> bool {
+    let i = sn.wrapping_sub(base) as usize;
+    segs.get(i)
+        .is_some_and(|s| !s.acked && s.xmit > 0 && s.resendts == at as u32)
 }

@@ -11,9 +11,9 @@ pub struct Stats {
     pub in_segs: u64,
     /// Datagrams rejected by `input` (`InErrs`).
     pub in_errs: u64,
-    /// Datagrams emitted (`OutPkts`).
+    /// Datagrams handed out by `poll_transmit` (`OutPkts`).
     pub out_pkts: u64,
-    /// Bytes emitted, KCP headers included (`OutBytes`).
+    /// Bytes handed out, KCP headers included (`OutBytes`).
     pub out_bytes: u64,
     /// Segments emitted, control and data (`OutSegs`).
     pub out_segs: u64,
