@@ -45,6 +45,10 @@ fn main() {
                 CIkcp::connect_direct(&mut a, &mut b);
                 (Box::new(a), Box::new(b))
             }
+            "core0" => (
+                Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, Tuning::turbo()))),
+                Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, Tuning::turbo()))),
+            ),
             other => panic!("unknown peer {other}"),
         };
         let msg = vec![0xA5u8; 1376 * 4];

@@ -7,7 +7,7 @@ use crate::config::{Config, Profile};
 use crate::error::{ConfigError, InputError, RecvError, SendError};
 use crate::output::{Output, Ready, Transmit};
 use crate::pool::Pool;
-use crate::recv::{RecvBuffer, Stored};
+use crate::recv::{RecvBuffer, RxSeg, Stored};
 use crate::rto::{RttEstimator, minrto_for};
 use crate::segment::{Command, Header, OVERHEAD};
 use crate::send::{FASTACK_SENTINEL, SendBuffer, TxSeg};
@@ -138,9 +138,27 @@ pub struct Kcp {
     ts_flush: u32,
 
     pool: Pool,
+    /// Datagram buffers taken over by `input_buffer`, free again.
+    rx_spare: Vec<Vec<u8>>,
+    /// Set by the input parser when a stored segment should keep the
+    /// caller's datagram buffer (see `input_buffer`).
+    steal_sn: Option<u32>,
     out: Output,
     stats: Stats,
 }
+
+/// Returns a read segment's storage: copied payloads to the pool, taken
+/// datagram buffers to the spare list handed back by `input_buffer`.
+fn recycle_rx(pool: &mut Pool, spare: &mut Vec<Vec<u8>>, seg: RxSeg) {
+    if seg.start == 0 {
+        pool.put(seg.data);
+    } else if spare.len() < MAX_RX_SPARE {
+        spare.push(seg.data);
+    }
+}
+
+/// Most spare datagram buffers kept for `input_buffer` swaps.
+const MAX_RX_SPARE: usize = 4096;
 
 impl Kcp {
     /// A new endpoint for conversation `conv`, created at `now`. Both peers
@@ -170,6 +188,8 @@ impl Kcp {
             updated: false,
             ts_flush: crate::config::DEFAULT_INTERVAL,
             pool: Pool::new(mss as usize + OVERHEAD, max_free),
+            rx_spare: Vec::new(),
+            steal_sn: None,
             out: Output::new(config.mtu as usize, config.headroom, config.tailroom),
             stats: Stats::default(),
             cfg: config,
@@ -375,8 +395,8 @@ impl Kcp {
             return Err(RecvError::BufferTooSmall { needed: size });
         }
         let recover = self.before_pop();
-        let pool = &mut self.pool;
-        self.rcv.pop_message(buf, |v| pool.put(v));
+        let (pool, spare) = (&mut self.pool, &mut self.rx_spare);
+        self.rcv.pop_message(buf, |seg| recycle_rx(pool, spare, seg));
         self.after_pop(recover);
         Ok(size)
     }
@@ -396,8 +416,8 @@ impl Kcp {
             f(frag);
         }
         let recover = self.before_pop();
-        let pool = &mut self.pool;
-        self.rcv.discard_message(|v| pool.put(v));
+        let (pool, spare) = (&mut self.pool, &mut self.rx_spare);
+        self.rcv.discard_message(|seg| recycle_rx(pool, spare, seg));
         self.after_pop(recover);
         Ok(size)
     }
@@ -436,14 +456,79 @@ impl Kcp {
         self.clock.advance(now);
         self.stats.in_pkts += 1;
         self.stats.in_bytes += datagram.len() as u64;
-        let r = self.parse_input(datagram, origin == Origin::Regular);
+        let r = self.parse_input(datagram, origin == Origin::Regular, false);
         if r.is_err() {
             self.stats.in_errs += 1;
         }
         r
     }
 
-    fn parse_input(&mut self, data: &[u8], regular: bool) -> Result<(), InputError> {
+    /// [`input`](Kcp::input) for the datagram at `buf[start..]`, which may
+    /// keep `buf` itself as the storage of the segment it carries instead
+    /// of copying the payload: when the datagram is exactly one new data
+    /// segment, `buf` is taken and replaced by an empty recycled buffer of at
+    /// least the same capacity. Either way `buf` comes back empty, ready for
+    /// the next receive. Event loops (and the FEC/crypto layers, after
+    /// opening a datagram in place) use it to receive without copying.
+    ///
+    /// ```
+    /// # use kcp_core::{Config, Kcp, Timestamp};
+    /// let t = Timestamp::from_millis(0);
+    /// let (mut a, mut b) = (Kcp::new(9, Config::new(), t), Kcp::new(9, Config::new(), t));
+    /// a.send(&[7u8; 1000]).unwrap();
+    /// a.handle_timeout(t);
+    /// let mut rx = Vec::with_capacity(1500); // the event loop's receive buffer
+    /// while let Some(d) = a.poll_transmit() {
+    ///     rx.extend_from_slice(d.payload()); // stands for socket.recv_from
+    ///     b.input_buffer(&mut rx, 0, t).unwrap();
+    ///     assert!(rx.is_empty() && rx.capacity() >= 1500);
+    /// }
+    /// let mut got = Vec::new();
+    /// b.recv_vec(&mut got).unwrap();
+    /// assert_eq!(got, [7u8; 1000]);
+    /// ```
+    pub fn input_buffer(
+        &mut self,
+        buf: &mut Vec<u8>,
+        start: usize,
+        now: Timestamp,
+    ) -> Result<(), InputError> {
+        self.clock.advance(now);
+        let data = buf.get(start..).unwrap_or(&[]);
+        self.stats.in_pkts += 1;
+        self.stats.in_bytes += data.len() as u64;
+        // Only a datagram that is exactly one non-empty PUSH is worth keeping,
+        // and only a buffer of sane size (it stays pinned until read).
+        let max_cap = 4 * (self.cfg.mtu as usize + self.cfg.headroom + self.cfg.tailroom);
+        let steal = buf.capacity() <= max_cap
+            && Header::decode(data).is_some_and(|h| {
+                h.cmd == Command::Push as u8
+                    && h.len > 0
+                    && data.len() as u64 == OVERHEAD as u64 + u64::from(h.len)
+            });
+        self.steal_sn = None;
+        let r = self.parse_input(data, true, steal);
+        if r.is_err() {
+            self.stats.in_errs += 1;
+        }
+        if let Some(sn) = self.steal_sn.take() {
+            let cap = buf.capacity();
+            let spare = match self.rx_spare.iter().rposition(|b| b.capacity() >= cap) {
+                Some(i) => self.rx_spare.swap_remove(i),
+                None => Vec::with_capacity(cap),
+            };
+            let taken = core::mem::replace(buf, spare);
+            if let Some(seg) = self.rcv.locate_mut(sn) {
+                seg.data = taken;
+                seg.start = start + OVERHEAD;
+            }
+        }
+        buf.clear();
+        r
+    }
+
+    fn parse_input(&mut self, data: &[u8], regular: bool, steal: bool) -> Result<(), InputError> {
+
         let profile = self.cfg.profile;
         let prev_una = self.snd.base;
         if data.len() < OVERHEAD {
@@ -522,10 +607,15 @@ impl Kcp {
                         }
                         if (h.sn.wrapping_sub(rcv_nxt) as i32) >= 0 {
                             let pool = &mut self.pool;
-                            let stored = self
-                                .rcv
-                                .insert(h.sn, h.frg, rcv_wnd, || pool.get_copy(payload));
+                            let stored = self.rcv.insert(h.sn, h.frg, rcv_wnd, || {
+                                // A segment that will keep the datagram buffer
+                                // gets it after parsing (see `input_buffer`).
+                                if steal { Vec::new() } else { pool.get_copy(payload) }
+                            });
                             repeat = stored != Stored::New;
+                            if steal && stored == Stored::New {
+                                self.steal_sn = Some(h.sn);
+                            }
                             self.rcv.release_in_order(rcv_wnd);
                         }
                     }

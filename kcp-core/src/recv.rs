@@ -9,11 +9,20 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-/// A received data segment; its sn is implied by its position.
+/// A received data segment; its sn is implied by its position. The payload
+/// is `data[start..]`: `start` is 0 for a copied payload, and the payload's
+/// offset when the segment kept the whole datagram buffer it arrived in.
 #[derive(Debug)]
 pub(crate) struct RxSeg {
     pub frg: u8,
+    pub start: usize,
     pub data: Vec<u8>,
+}
+
+impl RxSeg {
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.data[self.start..]
+    }
 }
 
 #[derive(Debug, Default)]
@@ -77,12 +86,29 @@ impl RecvBuffer {
         if (off as i32) < 0 || (sn.wrapping_sub(self.rcv_nxt.wrapping_add(rcv_wnd)) as i32) >= 0 {
             return Stored::OutOfWindow;
         }
+        // In-order arrival with nothing held back: straight to the queue
+        // (what storing it and releasing in order would do, minus a move).
+        if off == 0 && self.buffered == 0 && self.queue.len() < rcv_wnd as usize {
+            self.queue.push_back(RxSeg {
+                frg,
+                start: 0,
+                data: copy(),
+            });
+            self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
+            let mask = self.slots.len() - 1;
+            self.head = (self.head + 1) & mask;
+            return Stored::New;
+        }
         let mask = self.slots.len() - 1;
         let slot = &mut self.slots[(self.head + off as usize) & mask];
         if slot.is_some() {
             return Stored::Duplicate;
         }
-        *slot = Some(RxSeg { frg, data: copy() });
+        *slot = Some(RxSeg {
+            frg,
+            start: 0,
+            data: copy(),
+        });
         self.buffered += 1;
         Stored::New
     }
@@ -118,14 +144,14 @@ impl RecvBuffer {
     pub(crate) fn peek_size(&self) -> Option<usize> {
         let head = self.queue.front()?;
         if head.frg == 0 {
-            return Some(head.data.len());
+            return Some(head.payload().len());
         }
         if self.queue.len() < head.frg as usize + 1 {
             return None;
         }
         let mut len = 0;
         for seg in &self.queue {
-            len += seg.data.len();
+            len += seg.payload().len();
             if seg.frg == 0 {
                 break;
             }
@@ -138,14 +164,15 @@ impl RecvBuffer {
     pub(crate) fn pop_message(
         &mut self,
         buf: &mut [u8],
-        mut recycle: impl FnMut(Vec<u8>),
+        mut recycle: impl FnMut(RxSeg),
     ) -> usize {
         let mut n = 0;
         while let Some(seg) = self.queue.pop_front() {
-            buf[n..n + seg.data.len()].copy_from_slice(&seg.data);
-            n += seg.data.len();
+            let payload = seg.payload();
+            buf[n..n + payload.len()].copy_from_slice(payload);
+            n += payload.len();
             let last = seg.frg == 0;
-            recycle(seg.data);
+            recycle(seg);
             if last {
                 break;
             }
@@ -161,18 +188,32 @@ impl RecvBuffer {
                 return None;
             }
             done = seg.frg == 0;
-            Some(seg.data.as_slice())
+            Some(seg.payload())
         })
     }
 
     /// Pops the next message without copying, recycling payloads.
-    pub(crate) fn discard_message(&mut self, mut recycle: impl FnMut(Vec<u8>)) {
+    pub(crate) fn discard_message(&mut self, mut recycle: impl FnMut(RxSeg)) {
         while let Some(seg) = self.queue.pop_front() {
             let last = seg.frg == 0;
-            recycle(seg.data);
+            recycle(seg);
             if last {
                 break;
             }
         }
+    }
+
+    /// The stored segment `sn`, wherever it is (reorder ring or queue).
+    pub(crate) fn locate_mut(&mut self, sn: u32) -> Option<&mut RxSeg> {
+        let ahead = sn.wrapping_sub(self.rcv_nxt);
+        if (ahead as i32) >= 0 {
+            let mask = self.slots.len() - 1;
+            let slot = self.slots.get_mut((self.head + ahead as usize) & mask)?;
+            return slot.as_mut();
+        }
+        // The queue holds rcv_nxt - queue.len() .. rcv_nxt, in order.
+        let behind = self.rcv_nxt.wrapping_sub(sn) as usize;
+        let i = self.queue.len().checked_sub(behind)?;
+        self.queue.get_mut(i)
     }
 }
