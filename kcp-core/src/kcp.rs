@@ -396,7 +396,8 @@ impl Kcp {
         }
         let recover = self.before_pop();
         let (pool, spare) = (&mut self.pool, &mut self.rx_spare);
-        self.rcv.pop_message(buf, |seg| recycle_rx(pool, spare, seg));
+        self.rcv
+            .pop_message(buf, |seg| recycle_rx(pool, spare, seg));
         self.after_pop(recover);
         Ok(size)
     }
@@ -528,7 +529,6 @@ impl Kcp {
     }
 
     fn parse_input(&mut self, data: &[u8], regular: bool, steal: bool) -> Result<(), InputError> {
-
         let profile = self.cfg.profile;
         let prev_una = self.snd.base;
         if data.len() < OVERHEAD {
@@ -610,7 +610,11 @@ impl Kcp {
                             let stored = self.rcv.insert(h.sn, h.frg, rcv_wnd, || {
                                 // A segment that will keep the datagram buffer
                                 // gets it after parsing (see `input_buffer`).
-                                if steal { Vec::new() } else { pool.get_copy(payload) }
+                                if steal {
+                                    Vec::new()
+                                } else {
+                                    pool.get_copy(payload)
+                                }
                             });
                             repeat = stored != Stored::New;
                             if steal && stored == Stored::New {

@@ -161,11 +161,7 @@ impl RecvBuffer {
 
     /// Pops one message into `buf` (which the caller sized with
     /// `peek_size`), recycling payloads.
-    pub(crate) fn pop_message(
-        &mut self,
-        buf: &mut [u8],
-        mut recycle: impl FnMut(RxSeg),
-    ) -> usize {
+    pub(crate) fn pop_message(&mut self, buf: &mut [u8], mut recycle: impl FnMut(RxSeg)) -> usize {
         let mut n = 0;
         while let Some(seg) = self.queue.pop_front() {
             let payload = seg.payload();
