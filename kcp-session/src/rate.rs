@@ -1,0 +1,87 @@
+//! kcp-go's outgoing token bucket (`SetRateLimit`), driven by `now`.
+
+use kcp_core::Timestamp;
+
+/// kcp-go's burst: 64 datagrams of 1500 bytes.
+pub(crate) const BURST_BYTES: u64 = 64 * 1500;
+
+/// Tokens are kept in milli-bytes so that a slow rate refilled every
+/// millisecond does not round down to nothing.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    bytes_per_sec: u64,
+    tokens_m: i64,
+    last: Option<Timestamp>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(bytes_per_sec: u64) -> Self {
+        RateLimiter {
+            bytes_per_sec,
+            tokens_m: (BURST_BYTES * 1000) as i64,
+            last: None,
+        }
+    }
+
+    pub(crate) fn set_rate(&mut self, bytes_per_sec: u64) {
+        self.bytes_per_sec = bytes_per_sec;
+    }
+
+    fn refill(&mut self, now: Timestamp) {
+        if let Some(last) = self.last {
+            let ms = now.diff(last).max(0) as i64;
+            let add = ms.saturating_mul(self.bytes_per_sec as i64);
+            self.tokens_m = self
+                .tokens_m
+                .saturating_add(add)
+                .min((BURST_BYTES * 1000) as i64);
+        }
+        if self.last.is_none_or(|l| now.is_after(l)) {
+            self.last = Some(now);
+        }
+    }
+
+    /// May a datagram leave at `now`? (A datagram may overdraw the bucket;
+    /// the next one then waits until it is paid back.)
+    pub(crate) fn ready(&mut self, now: Timestamp) -> bool {
+        if self.bytes_per_sec == 0 {
+            return true;
+        }
+        self.refill(now);
+        self.tokens_m >= 0
+    }
+
+    pub(crate) fn consume(&mut self, bytes: usize) {
+        if self.bytes_per_sec != 0 {
+            self.tokens_m -= bytes as i64 * 1000;
+        }
+    }
+
+    /// When the bucket is paid back, if it is in debt.
+    pub(crate) fn ready_at(&self) -> Option<Timestamp> {
+        if self.bytes_per_sec == 0 || self.tokens_m >= 0 {
+            return None;
+        }
+        let last = self.last?;
+        let ms = ((-self.tokens_m) as u64).div_ceil(self.bytes_per_sec) as i64;
+        Some(last.add_millis(ms.min(u32::MAX as i64 / 2) as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_paces() {
+        let t = Timestamp::from_millis;
+        let mut r = RateLimiter::new(100_000); // 100 bytes per ms
+        assert!(r.ready(t(0)));
+        r.consume(BURST_BYTES as usize + 1000);
+        assert!(!r.ready(t(0)));
+        assert_eq!(r.ready_at(), Some(t(10)));
+        assert!(!r.ready(t(9)));
+        assert!(r.ready(t(10)));
+        assert!(RateLimiter::new(0).ready(t(0)));
+    }
+}

@@ -1,0 +1,98 @@
+//! The endpoint's timer heap on an extended (non-wrapping) millisecond
+//! clock, with lazy deletion: re-arming pushes a new entry and the old one
+//! is skipped when it surfaces, so idle sessions cost nothing per tick.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use kcp_core::Timestamp;
+
+/// Maps wrapping [`Timestamp`]s onto a monotonic `i64` line anchored at the
+/// latest `now` seen (deadlines are always within ±2^31 ms of it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ExtClock {
+    base: Timestamp,
+    ext: i64,
+}
+
+impl ExtClock {
+    pub(crate) fn new(now: Timestamp) -> Self {
+        ExtClock { base: now, ext: 0 }
+    }
+
+    /// Moves the anchor forward to `now` (never back) and returns its value.
+    pub(crate) fn update(&mut self, now: Timestamp) -> i64 {
+        let d = now.diff(self.base);
+        if d > 0 {
+            self.base = now;
+            self.ext += i64::from(d);
+        }
+        self.to_ext(now)
+    }
+
+    pub(crate) fn to_ext(self, t: Timestamp) -> i64 {
+        self.ext + i64::from(t.diff(self.base))
+    }
+
+    pub(crate) fn to_ts(self, ext: i64) -> Timestamp {
+        self.base.add_millis((ext - self.ext) as u32)
+    }
+}
+
+/// `(deadline, slot index, slot generation)`, earliest first.
+#[derive(Debug, Default)]
+pub(crate) struct TimerHeap {
+    heap: BinaryHeap<Reverse<(i64, u32, u32)>>,
+}
+
+impl TimerHeap {
+    pub(crate) fn push(&mut self, at: i64, index: u32, generation: u32) {
+        self.heap.push(Reverse((at, index, generation)));
+    }
+
+    pub(crate) fn peek(&self) -> Option<(i64, u32, u32)> {
+        self.heap.peek().map(|r| r.0)
+    }
+
+    pub(crate) fn pop(&mut self) -> Option<(i64, u32, u32)> {
+        self.heap.pop().map(|r| r.0)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Rebuilds from the live entries only (bounds memory under churn).
+    pub(crate) fn rebuild(&mut self, live: impl Iterator<Item = (i64, u32, u32)>) {
+        self.heap.clear();
+        self.heap.extend(live.map(Reverse));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_survives_the_wrap() {
+        let mut c = ExtClock::new(Timestamp::from_millis(u32::MAX - 5));
+        assert_eq!(c.update(Timestamp::from_millis(u32::MAX - 5)), 0);
+        assert_eq!(c.update(Timestamp::from_millis(4)), 10);
+        assert_eq!(c.to_ext(Timestamp::from_millis(u32::MAX)), 5);
+        assert_eq!(c.to_ts(30), Timestamp::from_millis(24));
+        // `now` never moves the anchor back.
+        assert_eq!(c.update(Timestamp::from_millis(2)), 8);
+        assert_eq!(c.to_ext(Timestamp::from_millis(4)), 10);
+    }
+
+    #[test]
+    fn heap_orders_by_deadline() {
+        let mut h = TimerHeap::default();
+        h.push(30, 1, 0);
+        h.push(10, 2, 0);
+        h.push(20, 3, 0);
+        assert_eq!(h.pop(), Some((10, 2, 0)));
+        assert_eq!(h.peek(), Some((20, 3, 0)));
+        assert_eq!(h.len(), 2);
+    }
+}
