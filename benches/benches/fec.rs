@@ -34,9 +34,20 @@ fn filled(len: usize, seed: u64) -> Vec<u8> {
 fn fec_encode(c: &mut Criterion) {
     let mut g = c.benchmark_group("fec_encode");
     g.throughput(Throughput::Bytes(PACKET as u64));
-    for (name, codec) in [("kcp-rs", Codec::KcpGo), ("kcp-rs_rs-simd", Codec::RsSimd)] {
+    // The default kernel, the GFNI kernel for CPUs without AVX-512, and
+    // the optional GF(2^16) codec.
+    let variants = [
+        ("kcp-rs", Codec::KcpGo, None),
+        ("kcp-rs_gfni_avx2", Codec::KcpGo, Some(Backend::GfniAvx2)),
+        ("kcp-rs_rs-simd", Codec::RsSimd, None),
+    ];
+    for (name, codec, backend) in variants {
+        if backend.is_some_and(|b: Backend| !b.is_available()) {
+            continue;
+        }
         let cfg = FecConfig {
             codec,
+            backend,
             ..FecConfig::new(DATA, PARITY)
         };
         let mut enc = Encoder::new(&cfg).unwrap();
