@@ -45,8 +45,15 @@ pub struct Encoder {
     paws: u32,
     next: u32,
     header_offset: usize,
-    /// Row length of `parity` (and `data` for codecs that need copies).
+    /// Largest datagram accepted, head room included.
+    max_datagram: usize,
+    /// Row length of `parity` (and `data` for codecs that need copies): a
+    /// multiple of 64 bytes, so that with `parity_at` every parity region
+    /// starts on a 64-byte boundary and the SIMD kernels never split a
+    /// cache line on the parity side.
     stride: usize,
+    /// Offset of parity row 0 inside `parity`.
+    parity_at: usize,
     skip_gap: Option<u32>,
     codec: GroupCodec,
     /// Data shards in the current group.
@@ -55,7 +62,8 @@ pub struct Encoder {
     max_size: usize,
     /// Length of the parity region (from the `size` field) computed so far.
     acc_len: usize,
-    /// `parity_shards` rows of `stride` bytes, each a whole parity datagram.
+    /// `parity_shards` rows of `stride` bytes from `parity_at` on, each a
+    /// whole parity datagram.
     parity: Vec<u8>,
     /// Copies of the group's data regions, only for codecs that cannot
     /// encode incrementally.
@@ -84,7 +92,14 @@ impl Encoder {
                 max,
             });
         }
-        let stride = cfg.max_datagram + 1;
+        // +1: room to pad an odd shard for codecs that need even lengths.
+        let stride = (cfg.max_datagram + 1).next_multiple_of(64);
+        let parity = vec![0; cfg.parity_shards * stride + 64];
+        // Parity regions (after head room and the 6-byte shard header) start
+        // 64-byte aligned. The heap block never moves: `parity` is never
+        // resized.
+        let region_at = cfg.header_offset + SHARD_HEADER_SIZE;
+        let parity_at = (64 - (parity.as_ptr() as usize + region_at) % 64) % 64;
         let data = match codec {
             GroupCodec::Rs(_) => Vec::new(),
             #[cfg(feature = "rs-simd")]
@@ -96,13 +111,15 @@ impl Encoder {
             paws: paws(cfg.data_shards, cfg.parity_shards),
             next: 0,
             header_offset: cfg.header_offset,
+            max_datagram: cfg.max_datagram,
             stride,
+            parity_at,
             skip_gap: cfg.parity_skip_gap_ms,
             codec,
             count: 0,
             max_size: 0,
             acc_len: 0,
-            parity: vec![0; cfg.parity_shards * stride],
+            parity,
             data,
             last_ts: None,
             stats: EncoderStats::default(),
@@ -143,7 +160,7 @@ impl Encoder {
         if len < min {
             return Err(FecError::DatagramTooShort { len, min });
         }
-        let max = self.stride - 1;
+        let max = self.max_datagram;
         if len > max {
             return Err(FecError::DatagramTooLong { len, max });
         }
@@ -152,7 +169,7 @@ impl Encoder {
         write_shard_header(&mut datagram[ho..], self.next, TYPE_DATA);
         let size = (len - region_at) as u16;
         datagram[region_at..region_at + 2].copy_from_slice(&size.to_le_bytes());
-        self.next = (self.next + 1) % self.paws;
+        self.next = self.seqid_after(self.next);
         self.stats.data_shards += 1;
 
         let region = &datagram[region_at..];
@@ -164,7 +181,7 @@ impl Encoder {
                     // Shorter shards are implicitly zero-padded: clear the
                     // newly covered tail of every parity row first.
                     for k in 0..self.parity_shards {
-                        let row = k * self.stride + region_at;
+                        let row = self.parity_at + k * self.stride + region_at;
                         self.parity[row + self.acc_len..row + rlen].fill(0);
                     }
                 }
@@ -172,7 +189,7 @@ impl Encoder {
                     index,
                     index == 0,
                     region,
-                    &mut self.parity[region_at..],
+                    &mut self.parity[self.parity_at + region_at..],
                     self.stride,
                 );
                 if index == 0 || rlen > self.acc_len {
@@ -202,9 +219,9 @@ impl Encoder {
             };
             if continuous && self.finish_group()? {
                 for k in 0..self.parity_shards {
-                    let row = k * self.stride + ho;
+                    let row = self.parity_at + k * self.stride + ho;
                     write_shard_header(&mut self.parity[row..], self.next, TYPE_PARITY);
-                    self.next = (self.next + 1) % self.paws;
+                    self.next = self.seqid_after(self.next);
                 }
                 emitted = self.parity_shards;
                 packet_len = self.codec.padded_len(self.max_size - region_at) + region_at;
@@ -220,11 +237,17 @@ impl Encoder {
         }
         self.last_ts = Some(now);
         Ok(ParityPackets {
-            buf: &mut self.parity,
+            buf: &mut self.parity[self.parity_at..],
             stride: self.stride,
             packet_len,
             count: emitted,
         })
+    }
+
+    /// `(seqid + 1) % paws` for `seqid < paws`, without a division.
+    #[inline]
+    fn seqid_after(&self, seqid: u32) -> u32 {
+        if seqid + 1 >= self.paws { 0 } else { seqid + 1 }
     }
 
     /// Computes the parity of a complete group for codecs that need the
@@ -241,10 +264,13 @@ impl Encoder {
                     let size = u16::from_le_bytes([self.data[row], self.data[row + 1]]) as usize;
                     self.data[row + size..row + plen].fill(0);
                 }
-                Ok(
-                    s.encode_strided(&self.data, &mut self.parity[region_at..], self.stride, plen)
-                        .is_ok(),
+                Ok(s.encode_strided(
+                    &self.data,
+                    &mut self.parity[self.parity_at + region_at..],
+                    self.stride,
+                    plen,
                 )
+                .is_ok())
             }
         }
     }

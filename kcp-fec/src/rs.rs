@@ -7,6 +7,17 @@ use crate::codec::{Backend, Kernel};
 use crate::error::FecError;
 use crate::matrix::{self, Matrix};
 
+/// `ROWS[i] == i`: the data rows `0..d` as a row-index list.
+static ROWS: [u8; 256] = {
+    let mut r = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        r[i] = i as u8;
+        i += 1;
+    }
+    r
+};
+
 /// Bytes of inverted matrices kept per codec (at least 4 and at most 64
 /// erasure patterns, whatever the layout).
 const CACHE_BYTES: usize = 1 << 20;
@@ -120,6 +131,16 @@ impl ReedSolomon {
         if data.iter().any(|s| s.len() != len) || parity.iter().any(|s| s.len() != len) {
             return Err(FecError::ShardLength);
         }
+        let mut coefs: [&[u8]; 256] = [&[]; 256];
+        for (k, c) in coefs[..self.parity_shards].iter_mut().enumerate() {
+            *c = self.parity_row(k);
+        }
+        if self
+            .kernel
+            .matrix_split(&coefs[..self.parity_shards], data, parity, len)
+        {
+            return Ok(());
+        }
         for (k, out) in parity.iter_mut().enumerate() {
             let row = self.parity_row(k);
             for (i, src) in data.iter().enumerate() {
@@ -140,10 +161,19 @@ impl ReedSolomon {
     ) -> Result<(), FecError> {
         let d = self.data_shards;
         check_strided(shards.len(), d + self.parity_shards, stride, len)?;
-        let (data, parity) = shards.split_at_mut(d * stride);
-        for i in 0..d {
-            let src = &data[i * stride..i * stride + len];
-            self.add_data_shard(i, i == 0, src, parity, stride);
+        let p = self.parity_shards;
+        for k0 in (0..p).step_by(8) {
+            let mut outs: [(usize, &[u8]); 8] = [(0, &[]); 8];
+            let r = (p - k0).min(8);
+            for (k, o) in outs[..r].iter_mut().enumerate() {
+                *o = (d + k0 + k, self.parity_row(k0 + k));
+            }
+            if !self
+                .kernel
+                .matrix_strided(&outs[..r], &ROWS[..d], shards, stride, len)
+            {
+                return Err(FecError::ShardLength);
+            }
         }
         Ok(())
     }
@@ -195,6 +225,15 @@ impl ReedSolomon {
         };
         let (kernel, d) = (self.kernel, self.data_shards);
         let inverse = self.cache.get(plan.key);
+        let mut outs: [(usize, &[u8]); 256] = [(0, &[]); 256];
+        let mut r = 0;
+        for j in (0..d).filter(|&j| !present[j]) {
+            outs[r] = (j, &inverse[j * d..(j + 1) * d]);
+            r += 1;
+        }
+        if kernel.matrix_shards(&outs[..r], &plan.chosen[..d], shards, len) {
+            return Ok(());
+        }
         for j in (0..d).filter(|&j| !present[j]) {
             let (before, rest) = shards.split_at_mut(j);
             let (out, after) = rest.split_first_mut().ok_or(FecError::ShardLength)?;
@@ -222,6 +261,38 @@ impl ReedSolomon {
         if present.len() != n {
             return Err(FecError::ShardLength);
         }
+        let Some(plan) = self.plan(present)? else {
+            return Ok(());
+        };
+        let (kernel, d) = (self.kernel, self.data_shards);
+        let inverse = self.cache.get(plan.key);
+        let mut outs: [(usize, &[u8]); 8] = [(0, &[]); 8];
+        let mut r = 0;
+        for j in (0..d).filter(|&j| !present[j]) {
+            outs[r] = (j, &inverse[j * d..(j + 1) * d]);
+            r += 1;
+            if r == 8 {
+                if !kernel.matrix_strided(&outs, &plan.chosen[..d], shards, stride, len) {
+                    return Err(FecError::ShardLength);
+                }
+                r = 0;
+            }
+        }
+        if r > 0 && !kernel.matrix_strided(&outs[..r], &plan.chosen[..d], shards, stride, len) {
+            return Err(FecError::ShardLength);
+        }
+        Ok(())
+    }
+
+    /// The one-row-at-a-time rebuild, kept as a reference for tests.
+    #[cfg(test)]
+    fn reconstruct_data_strided_rowwise(
+        &mut self,
+        shards: &mut [u8],
+        stride: usize,
+        len: usize,
+        present: &[bool],
+    ) -> Result<(), FecError> {
         let Some(plan) = self.plan(present)? else {
             return Ok(());
         };
@@ -363,6 +434,87 @@ mod tests {
         assert!(ReedSolomon::new(1, 0).is_err());
         assert!(ReedSolomon::new(200, 57).is_err());
         assert!(ReedSolomon::new(200, 56).is_ok());
+    }
+
+    #[test]
+    fn strided_paths_match_rowwise_on_every_backend() {
+        for (d, p) in [(10, 3), (4, 9), (1, 1), (20, 10), (40, 2)] {
+            for len in [0usize, 1, 63, 64, 65, 1400] {
+                let stride = len + 5;
+                let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (d * 31 + len) as u64;
+                let group: Vec<u8> = (0..(d + p) * stride)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x as u8
+                    })
+                    .collect();
+                let mut want = group.clone();
+                let scalar = ReedSolomon::with_backend(d, p, Backend::Scalar).unwrap();
+                // Reference parity: one data row at a time.
+                {
+                    let (data, parity) = want.split_at_mut(d * stride);
+                    for i in 0..d {
+                        let src = &data[i * stride..i * stride + len];
+                        scalar.add_data_shard(i, i == 0, src, parity, stride);
+                    }
+                }
+                // Lose up to p data rows (every other one from the front).
+                let mut present = vec![true; d + p];
+                for j in (0..d).step_by(2).take(p) {
+                    present[j] = false;
+                }
+                for b in Backend::ALL.into_iter().filter(|b| b.is_available()) {
+                    let mut rs = ReedSolomon::with_backend(d, p, b).unwrap();
+                    let mut got = group.clone();
+                    rs.encode_strided(&mut got, stride, len).unwrap();
+                    for r in 0..d + p {
+                        assert_eq!(
+                            got[r * stride..r * stride + len],
+                            want[r * stride..r * stride + len],
+                            "encode {b} {d}+{p} len {len} row {r}"
+                        );
+                    }
+                    let mut lost = got.clone();
+                    let mut rowwise = got.clone();
+                    for j in (0..d).filter(|&j| !present[j]) {
+                        lost[j * stride..j * stride + len].fill(0xEE);
+                        rowwise[j * stride..j * stride + len].fill(0xEE);
+                    }
+                    rs.reconstruct_data_strided(&mut lost, stride, len, &present)
+                        .unwrap();
+                    rs.reconstruct_data_strided_rowwise(&mut rowwise, stride, len, &present)
+                        .unwrap();
+                    assert_eq!(lost, got, "decode {b} {d}+{p} len {len}");
+                    assert_eq!(rowwise, got, "rowwise decode {b} {d}+{p} len {len}");
+
+                    // The slice-of-shards API: same parity, same rebuild.
+                    let mut shards: Vec<Vec<u8>> = (0..d + p)
+                        .map(|r| group[r * stride..r * stride + len].to_vec())
+                        .collect();
+                    {
+                        let (data, parity) = shards.split_at_mut(d);
+                        let data: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+                        let mut parity: Vec<&mut [u8]> =
+                            parity.iter_mut().map(Vec::as_mut_slice).collect();
+                        rs.encode(&data, &mut parity).unwrap();
+                    }
+                    for (r, s) in shards.iter().enumerate() {
+                        assert_eq!(s[..], got[r * stride..r * stride + len], "slice encode {b}");
+                    }
+                    for j in (0..d).filter(|&j| !present[j]) {
+                        shards[j].fill(0xEE);
+                    }
+                    let mut refs: Vec<&mut [u8]> =
+                        shards.iter_mut().map(Vec::as_mut_slice).collect();
+                    rs.reconstruct_data(&mut refs, &present).unwrap();
+                    for (r, s) in shards.iter().enumerate() {
+                        assert_eq!(s[..], got[r * stride..r * stride + len], "slice decode {b}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! GF(2^8) multiply(-accumulate) kernels and their run-time selection.
 //!
 //! Every kernel computes `dst[i] (^)= c * src[i]` over equal-length slices;
-//! the Reed-Solomon layer builds encoding and reconstruction out of that one
-//! operation. The SIMD kernels live in their own modules, the only places in
-//! the crate with `unsafe`; each is reachable only through a zero-sized token
-//! that proves the CPU features were detected.
+//! the Reed-Solomon layer builds encoding and reconstruction out of that
+//! operation. The GFNI kernels also provide a fused matrix form
+//! ([`Kernel::matrix_strided`]): all inputs of a 64-byte (or 32-byte) column
+//! are folded into up to 8 output accumulators held in registers and each
+//! output column is stored once, which is what whole-group encode and
+//! reconstruct use. The SIMD kernels live in their own modules, the only
+//! places in the crate with `unsafe`; each is reachable only through a
+//! zero-sized token that proves the CPU features were detected.
 
 mod scalar;
 
@@ -165,13 +169,24 @@ impl Kernel {
         stride: usize,
     ) {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
-        if let Kernel::GfniAvx512(t) = self {
-            if first {
-                t.run_rows::<false>(coefs, src, dst, stride);
-            } else {
-                t.run_rows::<true>(coefs, src, dst, stride);
+        match self {
+            Kernel::GfniAvx512(t) => {
+                if first {
+                    t.run_rows::<false>(coefs, src, dst, stride);
+                } else {
+                    t.run_rows::<true>(coefs, src, dst, stride);
+                }
+                return;
             }
-            return;
+            Kernel::GfniAvx2(t) => {
+                if first {
+                    t.run_rows::<false>(coefs, src, dst, stride);
+                } else {
+                    t.run_rows::<true>(coefs, src, dst, stride);
+                }
+                return;
+            }
+            _ => {}
         }
         for (k, &c) in coefs.iter().enumerate() {
             let row = &mut dst[k * stride..k * stride + src.len()];
@@ -179,6 +194,128 @@ impl Kernel {
                 self.mul(c, src, row);
             } else {
                 self.mul_add(c, src, row);
+            }
+        }
+    }
+
+    /// Matrix multiply over the rows of one strided buffer: for every
+    /// `(row, coefs)` in `outs`,
+    /// `buf[row * stride..][..len] = sum_t coefs[t] * buf[ins[t] * stride..][..len]`.
+    ///
+    /// Returns `false` (and may have written nothing or some outputs) unless
+    /// `len <= stride`, every row is inside `buf`, every coefficient row
+    /// covers `ins`, and the output rows are distinct and not inputs.
+    /// The GFNI kernels run output-stationary (each input column loaded
+    /// once per 8 outputs, each output column stored once); the others
+    /// accumulate one input row at a time.
+    pub(crate) fn matrix_strided(
+        self,
+        outs: &[(usize, &[u8])],
+        ins: &[u8],
+        buf: &mut [u8],
+        stride: usize,
+        len: usize,
+    ) -> bool {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        match self {
+            Kernel::GfniAvx512(t) => {
+                return outs
+                    .chunks(8)
+                    .all(|chunk| t.matrix_strided(chunk, ins, buf, stride, len));
+            }
+            Kernel::GfniAvx2(t) => {
+                return outs
+                    .chunks(8)
+                    .all(|chunk| t.matrix_strided(chunk, ins, buf, stride, len));
+            }
+            _ => {}
+        }
+        let fits = |r: usize| {
+            r.checked_mul(stride)
+                .and_then(|o| o.checked_add(len))
+                .is_some_and(|end| end <= buf.len())
+        };
+        let valid = len <= stride
+            && ins.iter().all(|&r| fits(r as usize))
+            && outs.iter().enumerate().all(|(k, &(r, c))| {
+                fits(r)
+                    && c.len() >= ins.len()
+                    && !ins.iter().any(|&i| i as usize == r)
+                    && !outs[..k].iter().any(|&(o, _)| o == r)
+            });
+        if !valid {
+            return false;
+        }
+        for &(r, coefs) in outs {
+            for (t, &i) in ins.iter().enumerate() {
+                let (src, dst) = src_dst(buf, i as usize * stride, r * stride, len);
+                if t == 0 {
+                    self.mul(coefs[t], src, dst);
+                } else {
+                    self.mul_add(coefs[t], src, dst);
+                }
+            }
+            if ins.is_empty() {
+                buf[r * stride..r * stride + len].fill(0);
+            }
+        }
+        true
+    }
+
+    /// [`matrix_strided`](Self::matrix_strided) over separate shards
+    /// (`shards[row][..len] = sum_t coefs[t] * shards[ins[t]][..len]`), on
+    /// the GFNI kernels only: `false` means not done (other kernel, or an
+    /// invalid layout), and the caller runs its row-at-a-time loop.
+    pub(crate) fn matrix_shards(
+        self,
+        outs: &[(usize, &[u8])],
+        ins: &[u8],
+        shards: &mut [&mut [u8]],
+        len: usize,
+    ) -> bool {
+        match self {
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Kernel::GfniAvx512(t) => outs
+                .chunks(8)
+                .all(|chunk| t.matrix_shards(chunk, ins, shards, len)),
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Kernel::GfniAvx2(t) => outs
+                .chunks(8)
+                .all(|chunk| t.matrix_shards(chunk, ins, shards, len)),
+            _ => {
+                let _ = (outs, ins, shards, len);
+                false
+            }
+        }
+    }
+
+    /// `parity[k][..len] = sum_t coefs[k][t] * data[t][..len]`, on the GFNI
+    /// kernels only (`false`: not done, as for
+    /// [`matrix_shards`](Self::matrix_shards)).
+    pub(crate) fn matrix_split(
+        self,
+        coefs: &[&[u8]],
+        data: &[&[u8]],
+        parity: &mut [&mut [u8]],
+        len: usize,
+    ) -> bool {
+        if coefs.len() != parity.len() {
+            return false;
+        }
+        match self {
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Kernel::GfniAvx512(t) => coefs
+                .chunks(8)
+                .zip(parity.chunks_mut(8))
+                .all(|(c, p)| t.matrix_split(c, data, p, len)),
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Kernel::GfniAvx2(t) => coefs
+                .chunks(8)
+                .zip(parity.chunks_mut(8))
+                .all(|(c, p)| t.matrix_split(c, data, p, len)),
+            _ => {
+                let _ = (data, len);
+                false
             }
         }
     }
@@ -219,6 +356,17 @@ impl Kernel {
             #[cfg(target_arch = "aarch64")]
             Kernel::Neon(t) => t.run::<ACC>(c, src, dst),
         }
+    }
+}
+
+/// Two disjoint `len`-byte ranges of `buf`, at `src` and `dst`.
+fn src_dst(buf: &mut [u8], src: usize, dst: usize, len: usize) -> (&[u8], &mut [u8]) {
+    if src < dst {
+        let (a, b) = buf.split_at_mut(dst);
+        (&a[src..src + len], &mut b[..len])
+    } else {
+        let (a, b) = buf.split_at_mut(src);
+        (&b[..len], &mut a[dst..dst + len])
     }
 }
 
@@ -286,10 +434,11 @@ mod tests {
                 let mut got = dst0.clone();
                 k.mul(c, src, &mut got);
                 prop_assert_eq!(&got, &want_mul, "mul on {}", b);
-                // Multi-row form: three rows with coefficients c, c^1, 0.
-                let coefs = [c, c ^ 1, 0];
+                // Multi-row form: ten rows (two passes of at most 8) with
+                // coefficients including c, 0 and 1.
+                let coefs = [c, c ^ 1, 0, 1, c.wrapping_add(3), 7, 9, 200, 13, c];
                 let stride = src.len() + 3;
-                let mut rows = vec![0x77u8; 3 * stride];
+                let mut rows = vec![0x77u8; coefs.len() * stride];
                 k.mul_rows(false, &coefs, src, &mut rows, stride);
                 for (r, &cr) in coefs.iter().enumerate() {
                     let mut want = vec![0x77u8; src.len()];
@@ -297,9 +446,72 @@ mod tests {
                     prop_assert_eq!(&rows[r * stride..r * stride + src.len()], &want[..], "mul_rows on {}", b);
                 }
                 k.mul_rows(true, &coefs, src, &mut rows, stride);
-                let mut want = vec![0u8; src.len()];
-                reference::<false>(c, src, &mut want);
-                prop_assert_eq!(&rows[..src.len()], &want[..], "mul_rows first on {}", b);
+                for (r, &cr) in coefs.iter().enumerate() {
+                    let mut want = vec![0u8; src.len()];
+                    reference::<false>(cr, src, &mut want);
+                    prop_assert_eq!(&rows[r * stride..r * stride + src.len()], &want[..], "mul_rows first on {}", b);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+        /// The matrix form (output-stationary on GFNI/AVX-512) against the
+        /// reference, with up to 10 outputs (more than one 8-row pass) and
+        /// up to 40 inputs (more than one 32-input pass).
+        #[test]
+        fn matrix_strided_matches_reference(
+            n_in in 0usize..40,
+            n_out in 1usize..11,
+            len in 0usize..300,
+            pad in 0usize..70,
+            seed in any::<u64>(),
+        ) {
+            let stride = len + pad;
+            let rows = n_in + n_out;
+            let mut x = seed | 1;
+            let mut next = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            };
+            let buf0: Vec<u8> = (0..rows * stride + 3).map(|_| next()).collect();
+            // Interleave outputs among inputs: row order shuffled by seed.
+            let mut order: Vec<usize> = (0..rows).collect();
+            for i in (1..rows).rev() {
+                let j = next() as usize % (i + 1);
+                order.swap(i, j);
+            }
+            let ins: Vec<u8> = order[..n_in].iter().map(|&r| r as u8).collect();
+            let out_rows = &order[n_in..];
+            let coefs: Vec<Vec<u8>> = (0..n_out)
+                .map(|k| (0..n_in).map(|t| match (k + t) % 5 { 0 => 0, 1 => 1, _ => next() }).collect())
+                .collect();
+            let outs: Vec<(usize, &[u8])> = out_rows.iter().zip(&coefs).map(|(&r, c)| (r, c.as_slice())).collect();
+            let mut want = buf0.clone();
+            for &(r, c) in &outs {
+                let mut acc = vec![0u8; len];
+                for (t, &i) in ins.iter().enumerate() {
+                    let i = i as usize;
+                    let src = buf0[i * stride..i * stride + len].to_vec();
+                    reference::<true>(c[t], &src, &mut acc);
+                }
+                want[r * stride..r * stride + len].copy_from_slice(&acc);
+            }
+            for b in Backend::ALL {
+                let Some(k) = Kernel::new(b) else { continue };
+                let mut got = buf0.clone();
+                prop_assert!(k.matrix_strided(&outs, &ins, &mut got, stride, len));
+                prop_assert_eq!(&got, &want, "matrix_strided on {}", b);
+                // Invalid layouts are refused untouched.
+                if n_in > 0 {
+                    let bad = [(ins[0] as usize, coefs[0].as_slice())];
+                    let mut got = buf0.clone();
+                    prop_assert!(!k.matrix_strided(&bad, &ins, &mut got, stride, len));
+                    prop_assert_eq!(&got, &buf0);
+                }
             }
         }
     }
