@@ -149,17 +149,24 @@ fn fec_codec(c: &mut Criterion) {
         assert_eq!(group, want, "{backend} rebuilt the wrong bytes");
     }
 
-    // reed-solomon-erasure 6 (pure Rust): identical parity to kcp-go.
+    // reed-solomon-erasure 6: identical parity to kcp-go. Pure Rust by
+    // default; with this crate's `rse-simd-accel` feature its C SIMD backend
+    // (cargo unifies features, so the two variants need two runs).
+    let rse_name = if cfg!(feature = "rse-simd-accel") {
+        "reed-solomon-erasure_simd-accel"
+    } else {
+        "reed-solomon-erasure_pure"
+    };
     {
         let rse = reed_solomon_erasure::galois_8::ReedSolomon::new(DATA, PARITY).unwrap();
         let mut shards: Vec<Vec<u8>> = (0..DATA + PARITY)
             .map(|i| group[i * stride..][..SHARD].to_vec())
             .collect();
-        g.bench_function("encode/reed-solomon-erasure", |b| {
+        g.bench_function(format!("encode/{rse_name}"), |b| {
             b.iter(|| rse.encode(black_box(&mut shards)).unwrap())
         });
         let mut tagged: Vec<(Vec<u8>, bool)> = shards.iter().cloned().map(|s| (s, true)).collect();
-        g.bench_function("decode/reed-solomon-erasure", |b| {
+        g.bench_function(format!("decode/{rse_name}"), |b| {
             b.iter(|| {
                 for l in lost {
                     tagged[l].1 = false;
