@@ -8,10 +8,14 @@
 //! last round: with `x = input ^ k0`, `aesenclast(s, k_last ^ k0 ^ p)` yields
 //! `ciphertext ^ k0` directly, so the chain is exactly `rounds` instructions
 //! per block. [`encrypt_lanes`] runs up to eight packets' chains side by side,
-//! which hides the latency; decryption is parallel inside a packet anyway.
+//! which hides the latency, and [`encrypt_lanes16`] sixteen with 512-bit VAES
+//! (four packets per instruction); decryption is parallel inside a packet
+//! anyway (eight blocks in flight on AES-NI, sixteen on VAES).
 //!
-//! Used only when the CPU has AES-NI (checked at run time); the `aes` crate
-//! path in `cfb.rs` is the reference the tests compare against.
+//! Used only when the CPU has AES-NI (VAES and AVX-512F for the wide paths,
+//! all checked at run time); the `aes` crate path in `cfb.rs` is the
+//! reference the tests compare against, and the wide paths are also tested
+//! against the 128-bit ones.
 #![allow(unsafe_code)]
 #![allow(unused_unsafe)] // intrinsics need `unsafe` on Rust 1.85, not on newer compilers
 
@@ -23,7 +27,13 @@ use core::arch::x86_64::*;
 pub(crate) struct AesNi {
     rk: [[u8; 16]; 15],
     rounds: usize,
+    /// VAES with AVX-512: [`encrypt_lanes16`](Self::encrypt_lanes16) runs
+    /// four packets per instruction.
+    vaes512: bool,
 }
+
+/// Packets [`AesNi::encrypt_lanes16`] runs side by side.
+pub(crate) const WIDE_LANES: usize = 16;
 
 impl AesNi {
     /// `None` when the CPU lacks AES-NI or the key is not 16, 24 or 32 bytes.
@@ -32,7 +42,13 @@ impl AesNi {
             return None;
         }
         let (rk, rounds) = expand_key(key)?;
-        Some(AesNi { rk, rounds })
+        let vaes512 =
+            std::is_x86_feature_detected!("vaes") && std::is_x86_feature_detected!("avx512f");
+        Some(AesNi {
+            rk,
+            rounds,
+            vaes512,
+        })
     }
 
     pub(crate) fn encrypt(&self, buf: &mut [u8]) {
@@ -47,6 +63,18 @@ impl AesNi {
     }
 
     pub(crate) fn decrypt(&self, buf: &mut [u8]) {
+        if self.vaes512 && buf.len() >= 256 {
+            // SAFETY: `vaes512` is set only when the CPU has VAES and
+            // AVX-512F (and `new` checked AES-NI and SSE2).
+            unsafe {
+                match self.rounds {
+                    10 => decrypt_vaes::<10>(&self.rk, buf),
+                    12 => decrypt_vaes::<12>(&self.rk, buf),
+                    _ => decrypt_vaes::<14>(&self.rk, buf),
+                }
+            }
+            return;
+        }
         // SAFETY: as in `encrypt`.
         unsafe {
             match self.rounds {
@@ -66,6 +94,42 @@ impl AesNi {
                 10 => encrypt_lanes::<10>(&self.rk, lanes),
                 12 => encrypt_lanes::<12>(&self.rk, lanes),
                 _ => encrypt_lanes::<14>(&self.rk, lanes),
+            }
+        }
+    }
+}
+
+impl AesNi {
+    /// Whether [`encrypt_lanes16`](Self::encrypt_lanes16) is available.
+    pub(crate) fn has_wide_lanes(&self) -> bool {
+        self.vaes512
+    }
+
+    /// Drops the VAES path (tests compare it against the 8-lane AES-NI one).
+    #[cfg(test)]
+    pub(crate) fn without_wide_lanes(mut self) -> Self {
+        self.vaes512 = false;
+        self
+    }
+
+    /// CFB-encrypts up to sixteen buffers side by side with 512-bit VAES
+    /// (four packets per register, four registers); same bytes as
+    /// [`encrypt`](Self::encrypt) on each. Falls back to two 8-lane calls
+    /// when VAES is absent. Empty lanes are skipped.
+    pub(crate) fn encrypt_lanes16(&self, lanes: &mut [&mut [u8]; WIDE_LANES]) {
+        if !self.vaes512 {
+            let (a, b) = lanes.split_at_mut(LANES);
+            self.encrypt_lanes(a.try_into().expect("8 lanes"));
+            self.encrypt_lanes(b.try_into().expect("8 lanes"));
+            return;
+        }
+        // SAFETY: `vaes512` is set only when the CPU has VAES and AVX-512F
+        // (and `new` checked AES-NI and SSE2).
+        unsafe {
+            match self.rounds {
+                10 => encrypt_lanes16::<10>(&self.rk, lanes),
+                12 => encrypt_lanes16::<12>(&self.rk, lanes),
+                _ => encrypt_lanes16::<14>(&self.rk, lanes),
             }
         }
     }
@@ -274,15 +338,142 @@ unsafe fn encrypt_lanes<const NR: usize>(rk: &[[u8; 16]; 15], lanes: &mut [&mut 
     }
 }
 
-#[target_feature(enable = "aes,sse2")]
-unsafe fn decrypt<const NR: usize>(rk: &[[u8; 16]; 15], buf: &mut [u8]) {
-    // SAFETY: the caller checked AES-NI/SSE2; loads/stores are on 16-byte
-    // chunks of `buf` or on local 16-byte arrays.
+/// 16 packets in lock step: packet `4q + i` is 128-bit lane `i` of register
+/// `q`. Every block step is `NR` VAES instructions per register on the chain
+/// (four independent chains), so the step costs about one chain latency for
+/// 256 bytes instead of 128 with 8 AES-NI lanes. The blocks all live packets
+/// have in full run here; tails and unequal lengths finish on the 128-bit
+/// [`chain`].
+#[target_feature(enable = "aes,sse2,avx512f,vaes")]
+unsafe fn encrypt_lanes16<const NR: usize>(
+    rk: &[[u8; 16]; 15],
+    lanes: &mut [&mut [u8]; WIDE_LANES],
+) {
+    // SAFETY: the caller checked AES-NI, SSE2, AVX-512F and VAES. Every
+    // pointer access below is to block `j < common` of a lane, i.e. bytes
+    // `16 j .. 16 j + 16 <= 16 common <= lane.len()`.
     unsafe {
         let keys = Keys::<NR>::load(rk);
+        let start = _mm_xor_si128(load(&IV), keys.k[0]);
+        let live = lanes.iter().filter(|l| !l.is_empty()).count();
+        let common = lanes
+            .iter()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.len() / 16)
+            .min()
+            .unwrap_or(0);
+        if live < WIDE_LANES || common == 0 {
+            let (a, b) = lanes.split_at_mut(LANES);
+            encrypt_lanes::<NR>(rk, a.try_into().expect("8 lanes"));
+            encrypt_lanes::<NR>(rk, b.try_into().expect("8 lanes"));
+            return;
+        }
+        let wide = |k: __m128i| _mm512_broadcast_i32x4(k);
+        let k: [__m512i; 15] = core::array::from_fn(|r| wide(keys.k[r]));
+        let k0 = k[0];
+        let last_k0 = wide(keys.last_k0);
+        let ptr: [*mut u8; WIDE_LANES] = core::array::from_fn(|i| lanes[i].as_mut_ptr());
+        let mut x = [wide(start); 4];
+        for j in 0..common {
+            let off = 16 * j;
+            let mut s = x;
+            for kr in &k[1..NR] {
+                for v in s.iter_mut() {
+                    *v = _mm512_aesenc_epi128(*v, *kr);
+                }
+            }
+            for (q, (xv, sv)) in x.iter_mut().zip(s).enumerate() {
+                let p = |i: usize| _mm_loadu_si128(ptr[4 * q + i].add(off).cast());
+                let mut pt = _mm512_castsi128_si512(p(0));
+                pt = _mm512_inserti32x4::<1>(pt, p(1));
+                pt = _mm512_inserti32x4::<2>(pt, p(2));
+                pt = _mm512_inserti32x4::<3>(pt, p(3));
+                *xv = _mm512_aesenclast_epi128(sv, _mm512_xor_si512(last_k0, pt));
+                let c = _mm512_xor_si512(*xv, k0);
+                let st = |i: usize, v: __m128i| _mm_storeu_si128(ptr[4 * q + i].add(off).cast(), v);
+                st(0, _mm512_castsi512_si128(c));
+                st(1, _mm512_extracti32x4_epi32::<1>(c));
+                st(2, _mm512_extracti32x4_epi32::<2>(c));
+                st(3, _mm512_extracti32x4_epi32::<3>(c));
+            }
+        }
+        let done = 16 * common;
+        for (q, xv) in x.iter().enumerate() {
+            let xs = [
+                _mm512_castsi512_si128(*xv),
+                _mm512_extracti32x4_epi32::<1>(*xv),
+                _mm512_extracti32x4_epi32::<2>(*xv),
+                _mm512_extracti32x4_epi32::<3>(*xv),
+            ];
+            for (i, xi) in xs.into_iter().enumerate() {
+                let lane = &mut lanes[4 * q + i];
+                if lane.len() > done {
+                    chain(&keys, xi, &mut lane[done..]);
+                }
+            }
+        }
+    }
+}
+
+/// CFB decryption sixteen blocks (256 bytes) per step with 512-bit VAES
+/// (four independent registers of four blocks), then the 128-bit code for
+/// the rest.
+#[target_feature(enable = "aes,sse2,avx512f,vaes")]
+unsafe fn decrypt_vaes<const NR: usize>(rk: &[[u8; 16]; 15], buf: &mut [u8]) {
+    // SAFETY: the caller checked AES-NI, SSE2, AVX-512F and VAES; loads and
+    // stores are on 64-byte chunks of 256-byte groups of `buf`.
+    unsafe {
+        let keys = Keys::<NR>::load(rk);
+        let wide = |k: __m128i| _mm512_broadcast_i32x4(k);
+        let k: [__m512i; 15] = core::array::from_fn(|r| wide(keys.k[r]));
+        // The previous ciphertext block sits in the top 128-bit lane.
+        let mut prev = _mm512_inserti32x4::<3>(_mm512_setzero_si512(), load(&IV));
+        let mut groups = buf.chunks_exact_mut(256);
+        for g in &mut groups {
+            let p = g.as_mut_ptr();
+            let c: [__m512i; 4] =
+                core::array::from_fn(|q| _mm512_loadu_si512(p.add(64 * q).cast()));
+            let mut s: [__m512i; 4] = core::array::from_fn(|q| {
+                let before = if q == 0 { prev } else { c[q - 1] };
+                // Blocks 4q-1 .. 4q+2: the lane above of `before`, then three of `c[q]`.
+                _mm512_xor_si512(_mm512_alignr_epi64::<6>(c[q], before), k[0])
+            });
+            for kr in &k[1..NR] {
+                for v in s.iter_mut() {
+                    *v = _mm512_aesenc_epi128(*v, *kr);
+                }
+            }
+            for (q, (sv, cv)) in s.iter().zip(c).enumerate() {
+                let out = _mm512_xor_si512(_mm512_aesenclast_epi128(*sv, k[NR]), cv);
+                _mm512_storeu_si512(p.add(64 * q).cast(), out);
+            }
+            prev = c[3];
+        }
+        decrypt_from::<NR>(
+            &keys,
+            _mm512_extracti32x4_epi32::<3>(prev),
+            groups.into_remainder(),
+        );
+    }
+}
+
+#[target_feature(enable = "aes,sse2")]
+unsafe fn decrypt<const NR: usize>(rk: &[[u8; 16]; 15], buf: &mut [u8]) {
+    // SAFETY: the caller checked AES-NI/SSE2.
+    unsafe {
+        let keys = Keys::<NR>::load(rk);
+        decrypt_from::<NR>(&keys, load(&IV), buf);
+    }
+}
+
+/// CFB decryption of `buf` whose previous ciphertext block is `prev`.
+#[inline(always)]
+unsafe fn decrypt_from<const NR: usize>(keys: &Keys<NR>, mut prev: __m128i, buf: &mut [u8]) {
+    // SAFETY: the callers run with AES-NI/SSE2 enabled; loads/stores are on
+    // 16-byte chunks of `buf` or on local 16-byte arrays.
+    unsafe {
         let k0 = keys.k[0];
         let klast = keys.k[NR];
-        let mut prev = load(&IV);
         let mut groups = buf.chunks_exact_mut(16 * LANES);
         for group in &mut groups {
             let c: [__m128i; LANES] = core::array::from_fn(|i| load(&group[16 * i..]));
@@ -385,6 +576,45 @@ mod tests {
             }
             ni.encrypt_lanes(&mut lanes);
             prop_assert_eq!(&bufs, &expected);
+        }
+
+        #[test]
+        fn sixteen_lanes_match_the_aes_crate(
+            key in proptest::collection::vec(any::<u8>(), 32),
+            klen in prop_oneof![Just(16usize), Just(24), Just(32)],
+            data in proptest::collection::vec(any::<u8>(), 1..700),
+            lens in proptest::collection::vec(0usize..700, 0..=16),
+            same in any::<bool>(),
+        ) {
+            let key = &key[..klen];
+            let Some(ni) = AesNi::new(key) else { return Ok(()) };
+            // Equal lengths (the common case) and 16 live lanes take the VAES loop.
+            let lens: Vec<usize> = if same { vec![data.len(); 16] } else { lens };
+            let mut bufs: Vec<Vec<u8>> = lens.iter().enumerate()
+                .map(|(i, &l)| data.iter().cycle().skip(i).copied().take(l).collect())
+                .collect();
+            let mut expected = bufs.clone();
+            for e in expected.iter_mut() {
+                reference(key, e, true);
+            }
+            // VAES decryption against the 128-bit code.
+            for e in expected.iter() {
+                let (mut a, mut b) = (e.clone(), e.clone());
+                ni.decrypt(&mut a);
+                ni.clone().without_wide_lanes().decrypt(&mut b);
+                prop_assert_eq!(&a, &b);
+            }
+            let mut narrow = bufs.clone();
+            for ni in [ni.clone(), ni.without_wide_lanes()] {
+                let target = if ni.has_wide_lanes() { &mut bufs } else { &mut narrow };
+                let mut lanes: [&mut [u8]; WIDE_LANES] = Default::default();
+                for (lane, b) in lanes.iter_mut().zip(target.iter_mut()) {
+                    *lane = b;
+                }
+                ni.encrypt_lanes16(&mut lanes);
+            }
+            prop_assert_eq!(&bufs, &expected);
+            prop_assert_eq!(&narrow, &expected);
         }
     }
 }

@@ -1,9 +1,14 @@
 //! [`BlockCrypt`]: kcp-go's non-AEAD ciphers, whole-buffer transforms in place.
 
 use crate::CryptError;
+use crate::blowfish_t::BlowfishT;
+use crate::cast5_t::Cast5T;
 use crate::cfb;
 use crate::salsa::Salsa;
+use crate::sm4_t::Sm4T;
+use crate::tdes::TdesT;
 use crate::tea::{Tea, Xtea};
+use crate::twofish_t::TwofishT;
 use crate::xor::Xor;
 use cipher::KeyInit;
 
@@ -30,6 +35,10 @@ pub struct BlockCrypt {
     /// Raw AES-NI path for the AES variants, when the CPU has it.
     #[cfg(target_arch = "x86_64")]
     pub(crate) ni: Option<Box<crate::aesni::AesNi>>,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// Whether the AVX-512 sixteen-block CFB decryption of SM4, 3DES, TEA
+    /// and XTEA may run (when the CPU has it).
+    pub(crate) wide: bool,
 }
 
 #[derive(Clone)]
@@ -37,11 +46,11 @@ pub(crate) enum Inner {
     Aes128(Box<aes::Aes128>),
     Aes192(Box<aes::Aes192>),
     Aes256(Box<aes::Aes256>),
-    Sm4(Box<sm4::Sm4>),
-    Twofish(Box<twofish::Twofish>),
-    TripleDes(Box<des::TdesEde3>),
-    Cast5(Box<cast5::Cast5>),
-    Blowfish(Box<blowfish::Blowfish>),
+    Sm4(Box<Sm4T>),
+    Twofish(Box<TwofishT>),
+    TripleDes(Box<TdesT>),
+    Cast5(Box<Cast5T>),
+    Blowfish(Box<BlowfishT>),
     Tea(Box<Tea>),
     Xtea(Box<Xtea>),
     Salsa20(Salsa),
@@ -68,7 +77,6 @@ macro_rules! with_cfb {
         }
     };
 }
-#[allow(unused_imports)]
 pub(crate) use with_cfb;
 
 fn key16(key: &[u8]) -> Result<&[u8; 16], CryptError> {
@@ -88,6 +96,7 @@ impl BlockCrypt {
             inner,
             #[cfg(target_arch = "x86_64")]
             ni: None,
+            wide: true,
         }
     }
 
@@ -102,6 +111,7 @@ impl BlockCrypt {
         if let Inner::Salsa20(s) = &mut self.inner {
             s.simd = false;
         }
+        self.wide = false;
         self
     }
 
@@ -123,43 +133,38 @@ impl BlockCrypt {
 
     /// SM4-CFB (`NewSM4BlockCrypt`), 16-byte key.
     pub fn sm4(key: &[u8]) -> Result<Self, CryptError> {
-        Ok(BlockCrypt::from_inner(Inner::Sm4(keyed(key16(key)?)?)))
+        Ok(BlockCrypt::from_inner(Inner::Sm4(Box::new(Sm4T::new(
+            key16(key)?,
+        )))))
     }
 
     /// Twofish-CFB (`NewTwofishBlockCrypt`), 16, 24 or 32-byte key.
     pub fn twofish(key: &[u8]) -> Result<Self, CryptError> {
-        Ok(BlockCrypt::from_inner(Inner::Twofish(keyed(key)?)))
+        let t = TwofishT::new(key).ok_or(CryptError::KeyLength { len: key.len() })?;
+        Ok(BlockCrypt::from_inner(Inner::Twofish(Box::new(t))))
     }
 
     /// 3DES-EDE-CFB (`NewTripleDESBlockCrypt`), 24-byte key.
     pub fn triple_des(key: &[u8]) -> Result<Self, CryptError> {
-        if key.len() != 24 {
-            return Err(CryptError::KeyLength { len: key.len() });
-        }
-        Ok(BlockCrypt::from_inner(Inner::TripleDes(keyed(key)?)))
+        let key: &[u8; 24] = key
+            .try_into()
+            .map_err(|_| CryptError::KeyLength { len: key.len() })?;
+        Ok(BlockCrypt::from_inner(Inner::TripleDes(Box::new(
+            TdesT::new(key),
+        ))))
     }
 
     /// CAST5-CFB (`NewCast5BlockCrypt`), 16-byte key (Go's `cast5` takes no other size).
     pub fn cast5(key: &[u8]) -> Result<Self, CryptError> {
-        Ok(BlockCrypt::from_inner(Inner::Cast5(keyed(key16(key)?)?)))
+        Ok(BlockCrypt::from_inner(Inner::Cast5(Box::new(Cast5T::new(
+            key16(key)?,
+        )))))
     }
 
     /// Blowfish-CFB (`NewBlowfishBlockCrypt`), 1 to 56-byte key.
     pub fn blowfish(key: &[u8]) -> Result<Self, CryptError> {
-        // Blowfish cycles the key bytes over its schedule, so a 1..3-byte key
-        // equals itself repeated to 12 bytes (a multiple of 1, 2 and 3); the
-        // RustCrypto crate wants at least 4 bytes while Go accepts 1.
-        let mut repeated = [0u8; 12];
-        let key = match key.len() {
-            1..=3 => {
-                for (i, b) in repeated.iter_mut().enumerate() {
-                    *b = key[i % key.len()];
-                }
-                &repeated[..]
-            }
-            _ => key,
-        };
-        Ok(BlockCrypt::from_inner(Inner::Blowfish(keyed(key)?)))
+        let b = BlowfishT::new(key).ok_or(CryptError::KeyLength { len: key.len() })?;
+        Ok(BlockCrypt::from_inner(Inner::Blowfish(Box::new(b))))
     }
 
     /// TEA-CFB with 16 rounds (`NewTEABlockCrypt`), 16-byte key.
@@ -220,6 +225,9 @@ impl BlockCrypt {
         if let Some(ni) = &self.ni {
             return ni.encrypt(buf);
         }
+        if let Inner::TripleDes(t) = &self.inner {
+            return t.cfb_encrypt(buf);
+        }
         with_cfb!(&self.inner, |c| cfb::encrypt(&**c, buf), other => self.stream(other, buf))
     }
 
@@ -228,6 +236,15 @@ impl BlockCrypt {
         #[cfg(target_arch = "x86_64")]
         if let Some(ni) = &self.ni {
             return ni.decrypt(buf);
+        }
+        #[cfg(target_arch = "x86_64")]
+        match &self.inner {
+            _ if !self.wide => {}
+            Inner::Tea(t) if crate::tea::wide::cfb_decrypt_wide(&**t, buf) => return,
+            Inner::Xtea(x) if crate::tea::wide::cfb_decrypt_wide(&**x, buf) => return,
+            Inner::TripleDes(t) if crate::tdes::wide::cfb_decrypt_wide(t, buf) => return,
+            Inner::Sm4(s) if crate::sm4_t::wide::cfb_decrypt_wide(s, buf) => return,
+            _ => {}
         }
         with_cfb!(&self.inner, |c| cfb::decrypt(&**c, buf), other => self.stream(other, buf))
     }

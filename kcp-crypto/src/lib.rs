@@ -32,15 +32,21 @@ mod aead;
 mod aesni;
 mod batch;
 mod block;
+mod blowfish_t;
 mod by_name;
+mod cast5_t;
 mod cfb;
+mod crc;
 mod error;
 mod framing;
 mod kdf;
 mod nonce;
 mod salsa;
 mod simd;
+mod sm4_t;
+mod tdes;
 mod tea;
+mod twofish_t;
 mod xor;
 
 pub use aead::{AeadCrypt, GCM_NONCE_LEN, GCM_TAG_LEN};
@@ -58,7 +64,7 @@ pub use kdf::{KCPTUN_DEFAULT_PASSPHRASE, KCPTUN_ITERATIONS, KCPTUN_SALT, kcptun_
 /// ```
 #[inline]
 pub fn crc32(data: &[u8]) -> u32 {
-    crc32fast::hash(data)
+    crc::crc32(data)
 }
 
 /// Largest datagram kcp-go sends or reads (`mtuLimit`).

@@ -15,7 +15,10 @@
 //! demux and reconnect rule, spec session.md §6) with a bounded accept
 //! backlog, and schedules all sessions' timers on one heap.
 //!
-//! Nothing here reads a clock, touches a socket or spawns a thread: time is
+//! The [`net`] module is the blocking std adapter ([`net::KcpListener`],
+//! [`net::KcpStream`]); everything else is sans-IO.
+//!
+//! Nothing outside [`net`] reads a clock, touches a socket or spawns a thread: time is
 //! a [`Timestamp`] argument everywhere. An I/O adapter (next to this crate)
 //! maps `Instant` to `Timestamp`, moves datagrams between sockets and
 //! [`Connection::handle_datagram`]/[`Connection::poll_transmit`] (or the
@@ -65,6 +68,7 @@ mod endpoint;
 mod error;
 mod event;
 mod layout;
+pub mod net;
 mod rate;
 #[cfg(feature = "sim")]
 mod sim;
