@@ -23,7 +23,12 @@ fn reactor_ticks() -> Option<u64> {
     None
 }
 
+/// Wall-clock CPU measurement, so not part of the default (deterministic)
+/// suite; `cargo test -p kcp-session --test net_idle -- --ignored` runs it.
+/// The property itself (an idle endpoint arms no timer) is asserted
+/// deterministically by the sans-IO endpoint tests.
 #[test]
+#[ignore = "measures the reactor thread's CPU over a second of wall time"]
 fn idle_reactor_sleeps() {
     let cfg = SessionConfig::fast3();
     let l = KcpListener::bind("127.0.0.1:0", cfg.clone()).unwrap();

@@ -28,7 +28,7 @@ fn read_timeout_expires_with_timed_out() {
     assert_eq!(e.kind(), ErrorKind::TimedOut);
     let el = t.elapsed();
     assert!(
-        el >= Duration::from_millis(150) && el < Duration::from_secs(2),
+        el >= Duration::from_millis(150) && el < Duration::from_secs(10),
         "{el:?}"
     );
     // Zero is rejected, as by std sockets.
@@ -60,7 +60,7 @@ fn write_blocks_on_full_window_then_times_out() {
             Ok(n) => written += n,
             Err(e) => break e,
         }
-        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(t.elapsed() < Duration::from_secs(10));
     };
     assert_eq!(err.kind(), ErrorKind::TimedOut);
     // At most the window's worth (8 segments) was accepted.
