@@ -49,10 +49,6 @@ mod time;
 #[cfg(feature = "sim")]
 pub mod sim;
 
-/// The workspace README's examples, compiled and run as doctests.
-#[cfg(all(doctest, feature = "sim"))]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
 
 pub use config::{
     Config, DEFAULT_DEAD_LINK, DEFAULT_INTERVAL, DEFAULT_MTU, DEFAULT_SND_WND, Profile,

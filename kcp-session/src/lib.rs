@@ -93,3 +93,9 @@ pub use kcp_crypto::CryptName;
 /// Largest datagram any session sends or expects (kcp-go's `mtuLimit`):
 /// a receive buffer of this size never truncates a kcp-go datagram.
 pub const MAX_DATAGRAM: usize = kcp_fec::MTU_LIMIT;
+
+/// The workspace README's examples, compiled and run as doctests (they use
+/// kcp-core, its simulator and this crate).
+#[cfg(all(doctest, feature = "sim"))]
+#[doc = include_str!("../../README.md")]
+struct WorkspaceReadmeDoctests;
