@@ -11,11 +11,17 @@ use kcp_io::sys;
 /// Settings every peer gets, so the comparison is like for like.
 #[derive(Clone, Copy, Debug)]
 pub struct Tuning {
+    /// `nodelay` of the nodelay quadruple.
     pub nodelay: i32,
+    /// Flush interval in ms.
     pub interval: i32,
+    /// Fast-retransmit threshold.
     pub resend: i32,
+    /// 1 disables congestion control.
     pub nc: i32,
+    /// Send and receive window, segments.
     pub wnd: u16,
+    /// Stream mode.
     pub stream: bool,
 }
 
@@ -80,6 +86,7 @@ impl Arq for CoreZeroCopy {
 }
 
 impl Core {
+    /// A kcp-core endpoint in `profile` with `t`, created at time 0.
     pub fn new(conv: u32, profile: Profile, t: Tuning) -> Self {
         let mut c = Config::with_profile(profile);
         c.set_nodelay(t.nodelay, t.interval, t.resend, t.nc)
@@ -177,6 +184,7 @@ unsafe extern "C" fn c_output(
 }
 
 impl CIkcp {
+    /// A C ikcp endpoint with `t`, its output collected in a queue.
     pub fn new(conv: u32, t: Tuning) -> Self {
         let mut out = Box::<OutQueue>::default();
         let user = &mut *out as *mut OutQueue as *mut c_void;
@@ -275,6 +283,7 @@ pub struct KcpCrate {
 }
 
 impl KcpCrate {
+    /// A `kcp` crate endpoint with `t`.
     pub fn new(conv: u32, t: Tuning) -> Self {
         let out = SharedOut::default();
         let mut kcp = if t.stream {

@@ -9,7 +9,9 @@ use crate::peers::Arq;
 /// Outcome of a transfer.
 #[derive(Clone, Copy, Debug)]
 pub struct Outcome {
+    /// Bytes delivered to the receiving application.
     pub bytes: usize,
+    /// Virtual time the transfer took.
     pub virtual_ms: u64,
 }
 
@@ -50,6 +52,7 @@ pub fn in_memory(
 
 /// Adapts any [`Arq`] to the simulator by polling it every millisecond.
 pub struct SimPeer<A> {
+    /// The wrapped implementation.
     pub arq: A,
     queue: std::collections::VecDeque<Vec<u8>>,
     free: Vec<Vec<u8>>,
@@ -57,6 +60,7 @@ pub struct SimPeer<A> {
 }
 
 impl<A: Arq> SimPeer<A> {
+    /// Wraps `arq`; its first timer fires at time 0.
     pub fn new(arq: A) -> Self {
         SimPeer {
             arq,
