@@ -84,7 +84,8 @@ pub struct Connection {
     crypt: Crypt,
     layout: Layout,
     enc: Option<Encoder>,
-    dec: Option<Decoder>,
+    /// Boxed: it is large (~5 KB) and absent on sessions without FEC.
+    dec: Option<Box<Decoder>>,
     dup: usize,
     write_delay: bool,
     snd_wnd: usize,
@@ -146,7 +147,7 @@ impl Connection {
             let enc = Encoder::new(&fc).map_err(ConfigError::Fec)?;
             let dec = Decoder::new(&FecConfig::new(cfg.data_shards, cfg.parity_shards))
                 .map_err(ConfigError::Fec)?;
-            (Some(enc), Some(dec))
+            (Some(enc), Some(Box::new(dec)))
         } else {
             (None, None)
         };
@@ -229,7 +230,7 @@ impl Connection {
     /// without FEC creates a (1,1) decoder when FEC packets arrive, which
     /// then autotunes to the peer's layout).
     pub fn fec_decoder_layout(&self) -> Option<(usize, usize)> {
-        self.dec.as_ref().map(Decoder::layout)
+        self.dec.as_deref().map(Decoder::layout)
     }
 
     /// Segments queued or unacknowledged (kcp-go `WaitSnd`).
@@ -533,7 +534,7 @@ impl Connection {
         match packet_kind(data) {
             Some(PacketKind::Data | PacketKind::Parity) => {
                 let dec = self.dec.get_or_insert_with(|| {
-                    Decoder::new(&FecConfig::new(1, 1)).expect("(1,1) is a valid layout")
+                    Box::new(Decoder::new(&FecConfig::new(1, 1)).expect("(1,1) is a valid layout"))
                 });
                 let kcp = &mut self.kcp;
                 let mut errs = 0;

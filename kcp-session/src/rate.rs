@@ -11,30 +11,37 @@ pub(crate) const BURST_BYTES: u64 = 64 * 1500;
 pub(crate) struct RateLimiter {
     bytes_per_sec: u64,
     tokens_m: i64,
+    /// Bucket size in milli-bytes: kcp-go's burst, or 2 ms worth of the rate
+    /// if larger. Time only advances in whole milliseconds here, so a bucket
+    /// smaller than one tick's refill would cap the rate below the setting.
+    burst_m: i64,
     last: Option<Timestamp>,
+}
+
+fn burst_m(bytes_per_sec: u64) -> i64 {
+    (BURST_BYTES.max(bytes_per_sec / 500) as i64).saturating_mul(1000)
 }
 
 impl RateLimiter {
     pub(crate) fn new(bytes_per_sec: u64) -> Self {
         RateLimiter {
             bytes_per_sec,
-            tokens_m: (BURST_BYTES * 1000) as i64,
+            tokens_m: burst_m(bytes_per_sec),
+            burst_m: burst_m(bytes_per_sec),
             last: None,
         }
     }
 
     pub(crate) fn set_rate(&mut self, bytes_per_sec: u64) {
         self.bytes_per_sec = bytes_per_sec;
+        self.burst_m = burst_m(bytes_per_sec);
     }
 
     fn refill(&mut self, now: Timestamp) {
         if let Some(last) = self.last {
             let ms = now.diff(last).max(0) as i64;
             let add = ms.saturating_mul(self.bytes_per_sec as i64);
-            self.tokens_m = self
-                .tokens_m
-                .saturating_add(add)
-                .min((BURST_BYTES * 1000) as i64);
+            self.tokens_m = self.tokens_m.saturating_add(add).min(self.burst_m);
         }
         if self.last.is_none_or(|l| now.is_after(l)) {
             self.last = Some(now);

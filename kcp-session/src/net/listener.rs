@@ -27,7 +27,9 @@ struct ServerSess {
     cond: Arc<Condvar>,
     /// The connection, taken out of the endpoint after an idle timeout
     /// (so its buffered data can still be read).
-    detached: Option<Connection>,
+    /// Boxed: only sessions ended by an idle timeout use it, and a
+    /// `Connection` is several kilobytes.
+    detached: Option<Box<Connection>>,
     /// The stream's last handle is gone.
     dropped: bool,
 }
@@ -47,7 +49,7 @@ impl Project for ListenerState {
     type Key = ConnectionHandle;
     fn project(&mut self, h: ConnectionHandle) -> Option<(Option<&mut Connection>, &mut SessMeta)> {
         let ServerSess { meta, detached, .. } = self.sessions.get_mut(&h)?;
-        let conn = match detached.as_mut() {
+        let conn = match detached.as_deref_mut() {
             Some(c) => Some(c),
             None => self.ep.connection_mut(h),
         };
@@ -180,7 +182,7 @@ impl Driver for ListenerShared {
                     let m = &mut s.meta;
                     if m.end.is_none() && m.closing.is_none() && now.diff(m.last_rx) >= idle as i32
                     {
-                        s.detached = st.ep.remove(h);
+                        s.detached = st.ep.remove(h).map(Box::new);
                         m.end = Some(End::Idle);
                         s.cond.notify_all();
                     }
