@@ -49,7 +49,6 @@ mod time;
 #[cfg(feature = "sim")]
 pub mod sim;
 
-
 pub use config::{
     Config, DEFAULT_DEAD_LINK, DEFAULT_INTERVAL, DEFAULT_MTU, DEFAULT_SND_WND, Profile,
 };
