@@ -8,6 +8,24 @@
 //! C reference ikcp, and each one's timing behaviour is available as a
 //! [`Profile`] (kcp-go's by default).
 //!
+//! # Which crate to pick
+//!
+//! ```text
+//!   application ─ send / recv ──────────────────────────────────────────┐
+//!   kcp-session   Connection / Endpoint (sans-IO) · KcpListener/KcpStream │
+//!     │  kcp-core    ARQ: segments, windows, retransmission   ◄── you are here
+//!     │  kcp-fec     Reed-Solomon parity, kcp-go framing               │
+//!     │  kcp-crypto  packet ciphers, nonce + CRC32 / AEAD              │
+//!   UDP datagrams ◄───────────────────────────────────────────────────────┘
+//! ```
+//!
+//! - Talking to kcp-go or kcptun (crypto, FEC, listener), or wanting
+//!   `Read`/`Write` streams over UDP sockets: `kcp-session`.
+//! - Bare KCP inside your own event loop or game engine (talking to C ikcp,
+//!   or to another kcp-core), `no_std` targets, or testing a protocol over a
+//!   simulated lossy network (`sim` feature): this crate.
+//! - Only FEC or only the ciphers: `kcp-fec`, `kcp-crypto`.
+//!
 //! The five calls of any integration:
 //!
 //! ```
