@@ -58,6 +58,27 @@ rustcrypto_block!(
 
 // The crates the hand-written SM4, Twofish, 3DES, Blowfish and CAST5 are
 // tested against.
+/// Runs `step` over every full `N`-byte group of `buf`, then over the tail as
+/// one zero-padded group, copying back only the tail's bytes. Sound for CFB
+/// decryption, where each keystream block depends only on the ciphertext
+/// before it, so the padding changes nothing that is copied back.
+pub(crate) fn for_each_group_padded<const N: usize>(
+    buf: &mut [u8],
+    mut step: impl FnMut(&mut [u8]),
+) {
+    let mut groups = buf.chunks_exact_mut(N);
+    for g in &mut groups {
+        step(g);
+    }
+    let rest = groups.into_remainder();
+    if !rest.is_empty() {
+        let mut tmp = [0u8; N];
+        tmp[..rest.len()].copy_from_slice(rest);
+        step(&mut tmp);
+        rest.copy_from_slice(&tmp[..rest.len()]);
+    }
+}
+
 #[cfg(test)]
 rustcrypto_block!(
     sm4::Sm4 => 16,

@@ -234,7 +234,7 @@ pub(crate) mod wide {
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
     unsafe fn cfb_decrypt(c: &Sm4T, buf: &mut [u8]) {
         let mut prev: [u8; 16] = crate::cfb::IV;
-        let mut step = |g: &mut [u8]| {
+        let step = |g: &mut [u8]| {
             debug_assert_eq!(g.len(), 256);
             let mut w = [[0u32; 16]; 4];
             for j in 0..16 {
@@ -265,20 +265,7 @@ pub(crate) mod wide {
                 }
             }
         };
-        let mut groups = buf.chunks_exact_mut(256);
-        for g in &mut groups {
-            step(g);
-        }
-        // The tail as one zero-padded group: each keystream block depends
-        // only on the ciphertext before it, so the padding changes nothing
-        // that is copied back.
-        let rest = groups.into_remainder();
-        if !rest.is_empty() {
-            let mut tmp = [0u8; 256];
-            tmp[..rest.len()].copy_from_slice(rest);
-            step(&mut tmp);
-            rest.copy_from_slice(&tmp[..rest.len()]);
-        }
+        crate::cfb::for_each_group_padded::<256>(buf, step);
     }
 }
 

@@ -473,7 +473,7 @@ pub(crate) mod wide {
     #[target_feature(enable = "avx512f")]
     unsafe fn cfb_decrypt(t: &TdesT, buf: &mut [u8]) {
         let mut prev: [u8; 8] = crate::cfb::IV[..8].try_into().expect("8 bytes");
-        let mut step = |g: &mut [u8]| {
+        let step = |g: &mut [u8]| {
             debug_assert_eq!(g.len(), 128);
             let mut la = [0u32; 16];
             let mut lb = [0u32; 16];
@@ -503,20 +503,7 @@ pub(crate) mod wide {
                 }
             }
         };
-        let mut groups = buf.chunks_exact_mut(128);
-        for g in &mut groups {
-            step(g);
-        }
-        // The tail as one zero-padded group: each keystream block depends
-        // only on the ciphertext before it, so the padding changes nothing
-        // that is copied back.
-        let rest = groups.into_remainder();
-        if !rest.is_empty() {
-            let mut tmp = [0u8; 128];
-            tmp[..rest.len()].copy_from_slice(rest);
-            step(&mut tmp);
-            rest.copy_from_slice(&tmp[..rest.len()]);
-        }
+        crate::cfb::for_each_group_padded::<128>(buf, step);
     }
 }
 

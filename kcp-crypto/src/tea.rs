@@ -273,7 +273,7 @@ pub(crate) mod wide {
         let iv = u64::from_le_bytes(crate::cfb::IV[..8].try_into().expect("8 bytes"));
         // The previous ciphertext block sits in the top 64 bits.
         let mut prev = _mm512_set_epi64(iv as i64, 0, 0, 0, 0, 0, 0, 0);
-        let mut step = |g: &mut [u8]| {
+        let step = |g: &mut [u8]| {
             debug_assert_eq!(g.len(), 128);
             // SAFETY: `g` is 128 bytes: two unaligned 64-byte loads.
             let (c0, c1) = unsafe {
@@ -298,20 +298,7 @@ pub(crate) mod wide {
                 _mm512_storeu_si512(g.as_mut_ptr().add(64).cast(), _mm512_xor_si512(c1, k1));
             }
         };
-        let mut groups = buf.chunks_exact_mut(128);
-        for g in &mut groups {
-            step(g);
-        }
-        // The tail as one zero-padded group: each keystream block depends
-        // only on the ciphertext before it, so the padding changes nothing
-        // that is copied back.
-        let rest = groups.into_remainder();
-        if !rest.is_empty() {
-            let mut tmp = [0u8; 128];
-            tmp[..rest.len()].copy_from_slice(rest);
-            step(&mut tmp);
-            rest.copy_from_slice(&tmp[..rest.len()]);
-        }
+        crate::cfb::for_each_group_padded::<128>(buf, step);
     }
 }
 
