@@ -23,6 +23,7 @@ impl Matrix {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn identity(n: usize) -> Self {
         let mut m = Self::zero(n, n);
         for i in 0..n {
@@ -50,14 +51,6 @@ impl Matrix {
 
     pub(crate) fn row(&self, r: usize) -> &[u8] {
         &self.data[r * self.cols..(r + 1) * self.cols]
-    }
-
-    fn row_mut(&mut self, r: usize) -> &mut [u8] {
-        &mut self.data[r * self.cols..(r + 1) * self.cols]
-    }
-
-    pub(crate) fn into_data(self) -> Vec<u8> {
-        self.data
     }
 
     pub(crate) fn mul(&self, rhs: &Matrix) -> Matrix {
@@ -96,42 +89,73 @@ impl Matrix {
     /// Gauss-Jordan inversion; `None` when the matrix is singular.
     pub(crate) fn invert(&self) -> Option<Matrix> {
         debug_assert_eq!(self.rows, self.cols);
-        let n = self.rows;
-        let mut a = self.clone();
-        let mut inv = Matrix::identity(n);
-        for col in 0..n {
-            let pivot = (col..n).find(|&r| a.data[r * n + col] != 0)?;
-            if pivot != col {
-                for c in 0..n {
-                    a.data.swap(pivot * n + c, col * n + c);
-                    inv.data.swap(pivot * n + c, col * n + c);
-                }
-            }
-            let scale = gf::inv(a.data[col * n + col])?;
-            for v in a.row_mut(col) {
-                *v = gf::mul(*v, scale);
-            }
-            for v in inv.row_mut(col) {
-                *v = gf::mul(*v, scale);
-            }
-            for r in 0..n {
-                if r == col {
-                    continue;
-                }
-                let f = a.data[r * n + col];
-                if f == 0 {
-                    continue;
-                }
-                let mrow = &gf::MUL[f as usize];
-                for c in 0..n {
-                    let (pa, pi) = (a.data[col * n + c], inv.data[col * n + c]);
-                    a.data[r * n + c] ^= mrow[pa as usize];
-                    inv.data[r * n + c] ^= mrow[pi as usize];
-                }
+        let rows: Vec<u8> = (0..self.rows).map(|r| r as u8).collect();
+        let (mut work, mut out) = (Vec::new(), Vec::new());
+        let ok = invert_rows_into(self, &rows, &mut work, &mut out);
+        ok.then_some(Matrix {
+            rows: self.rows,
+            cols: self.cols,
+            data: out,
+        })
+    }
+}
+
+/// Inverts the square matrix made of rows `rows` of `m` (as many rows as
+/// `m` has columns) into `out`, row-major, with `work` as scratch, by
+/// Gauss-Jordan elimination. Both buffers are resized, so once they have
+/// the capacity nothing is allocated. `false` if the rows are singular.
+pub(crate) fn invert_rows_into(
+    m: &Matrix,
+    rows: &[u8],
+    work: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> bool {
+    let n = m.cols;
+    debug_assert_eq!(rows.len(), n);
+    work.clear();
+    for &r in rows {
+        work.extend_from_slice(m.row(r as usize));
+    }
+    out.clear();
+    out.resize(n * n, 0);
+    for i in 0..n {
+        out[i * n + i] = 1;
+    }
+    let (a, inv) = (work, out);
+    for col in 0..n {
+        let Some(pivot) = (col..n).find(|&r| a[r * n + col] != 0) else {
+            return false;
+        };
+        if pivot != col {
+            for c in 0..n {
+                a.swap(pivot * n + c, col * n + c);
+                inv.swap(pivot * n + c, col * n + c);
             }
         }
-        Some(inv)
+        let Some(scale) = gf::inv(a[col * n + col]) else {
+            return false;
+        };
+        for c in 0..n {
+            a[col * n + c] = gf::mul(a[col * n + c], scale);
+            inv[col * n + c] = gf::mul(inv[col * n + c], scale);
+        }
+        for r in 0..n {
+            if r == col {
+                continue;
+            }
+            let f = a[r * n + col];
+            if f == 0 {
+                continue;
+            }
+            let mrow = &gf::MUL[f as usize];
+            for c in 0..n {
+                let (pa, pi) = (a[col * n + c], inv[col * n + c]);
+                a[r * n + c] ^= mrow[pa as usize];
+                inv[r * n + c] ^= mrow[pi as usize];
+            }
+        }
     }
+    true
 }
 
 /// klauspost/reedsolomon's default encoding matrix for `New(d, p)`:

@@ -344,16 +344,20 @@ impl ReedSolomon {
             });
         }
         if !self.cache.contains(plan.key) {
-            let sub = self
-                .encoding
-                .select_rows(plan.chosen[..d].iter().map(|&i| i as usize));
+            let encoding = &self.encoding;
+            let chosen = &plan.chosen[..d];
             // Any d rows of this matrix are independent (MDS), so this only
-            // fails if that property were broken.
-            let inv = sub.invert().ok_or(FecError::TooFewShards {
-                present: count,
-                needed: d,
-            })?;
-            self.cache.insert(plan.key, inv.into_data());
+            // fails if that property were broken. No allocation once the
+            // cache is full: the evicted entry's buffer is reused.
+            let ok = self.cache.insert_with(plan.key, |work, out| {
+                crate::matrix::invert_rows_into(encoding, chosen, work, out)
+            });
+            if !ok {
+                return Err(FecError::TooFewShards {
+                    present: count,
+                    needed: d,
+                });
+            }
         }
         Ok(Some(plan))
     }
@@ -390,7 +394,13 @@ struct DecodeCache {
     capacity: usize,
     entries: Vec<([u64; 4], Vec<u8>)>,
     next: usize,
+    /// Scratch for the elimination, reused by every insert.
+    work: Vec<u8>,
 }
+
+/// A key no erasure pattern has (it would choose 256 shards: d + p <= 256
+/// with p >= 1), marking a slot whose inversion failed.
+const NO_KEY: [u64; 4] = [u64::MAX; 4];
 
 impl DecodeCache {
     fn new(capacity: usize) -> Self {
@@ -398,6 +408,7 @@ impl DecodeCache {
             capacity,
             entries: Vec::new(),
             next: 0,
+            work: Vec::new(),
         }
     }
 
@@ -413,13 +424,26 @@ impl DecodeCache {
             .unwrap_or(&[])
     }
 
-    fn insert(&mut self, key: [u64; 4], value: Vec<u8>) {
-        if self.entries.len() < self.capacity {
-            self.entries.push((key, value));
+    /// Fills a slot for `key` with `fill(work, value)`, first in first out;
+    /// a full cache reuses the evicted slot's buffer. `false` (and no entry
+    /// for `key`) if `fill` fails.
+    fn insert_with(
+        &mut self,
+        key: [u64; 4],
+        fill: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>) -> bool,
+    ) -> bool {
+        let slot = if self.entries.len() < self.capacity {
+            self.entries.push((NO_KEY, Vec::new()));
+            self.entries.len() - 1
         } else {
-            self.entries[self.next] = (key, value);
+            let s = self.next;
             self.next = (self.next + 1) % self.capacity;
-        }
+            s
+        };
+        let (k, value) = &mut self.entries[slot];
+        let ok = fill(&mut self.work, value);
+        *k = if ok { key } else { NO_KEY };
+        ok
     }
 }
 
