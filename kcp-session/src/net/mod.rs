@@ -22,11 +22,16 @@
 //!
 //! [`IoMode::Batched`] (default) receives with `recvmmsg` + UDP GRO and
 //! sends runs of equal-size datagrams to one peer with UDP GSO (through
-//! `quinn-udp`, no unsafe code here); [`IoMode::Portable`] uses one
+//! `quinn-udp`); on Linux a batch to several peers leaves with one
+//! `sendmmsg` (the crate's only unsafe code, in `mmsg`).
+//! [`IoMode::Portable`] uses one
 //! `recv_from`/`send_to` per datagram. Both are tested.
 
 mod clock;
 mod listener;
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+mod mmsg;
 mod reactor;
 mod session;
 mod stream;
@@ -36,6 +41,8 @@ use std::time::Duration;
 
 pub use listener::{Incoming, KcpListener, ListenerStats};
 pub use stream::KcpStream;
+#[doc(hidden)]
+pub use udp_batch::BatchSender;
 pub use udp_batch::{IoMode, IoStats};
 
 use crate::{DEFAULT_ACCEPT_BACKLOG, DEFAULT_MAX_SESSIONS, SessionConfig};
