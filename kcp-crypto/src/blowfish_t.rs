@@ -108,19 +108,7 @@ impl BlockEnc<8> for BlowfishT {
 
     #[inline]
     fn encrypt8(&self, blocks: &mut [[u8; 8]; LANES]) {
-        for quad in blocks.chunks_exact_mut(4) {
-            let w = |i: usize, h: usize| {
-                u32::from_be_bytes(quad[i][4 * h..4 * h + 4].try_into().expect("4 bytes"))
-            };
-            let (a, b) = self.encrypt_n::<4>(
-                core::array::from_fn(|i| w(i, 0)),
-                core::array::from_fn(|i| w(i, 1)),
-            );
-            for (i, blk) in quad.iter_mut().enumerate() {
-                blk[..4].copy_from_slice(&a[i].to_be_bytes());
-                blk[4..].copy_from_slice(&b[i].to_be_bytes());
-            }
-        }
+        crate::cfb::encrypt8_be_quads(blocks, |l, r| self.encrypt_n::<4>(l, r));
     }
 }
 

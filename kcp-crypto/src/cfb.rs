@@ -32,6 +32,29 @@ pub(crate) trait BlockEnc<const N: usize> {
     }
 }
 
+/// [`BlockEnc::encrypt8`] for a cipher on big-endian 32-bit halves whose
+/// `encrypt4` runs four blocks interleaved (given and returning the left and
+/// right halves of the four blocks): two calls cover the eight lanes.
+#[inline]
+pub(crate) fn encrypt8_be_quads(
+    blocks: &mut [[u8; 8]; LANES],
+    encrypt4: impl Fn([u32; 4], [u32; 4]) -> ([u32; 4], [u32; 4]),
+) {
+    for quad in blocks.chunks_exact_mut(4) {
+        let w = |i: usize, h: usize| {
+            u32::from_be_bytes(quad[i][4 * h..4 * h + 4].try_into().expect("4 bytes"))
+        };
+        let (a, b) = encrypt4(
+            core::array::from_fn(|i| w(i, 0)),
+            core::array::from_fn(|i| w(i, 1)),
+        );
+        for (i, blk) in quad.iter_mut().enumerate() {
+            blk[..4].copy_from_slice(&a[i].to_be_bytes());
+            blk[4..].copy_from_slice(&b[i].to_be_bytes());
+        }
+    }
+}
+
 macro_rules! rustcrypto_block {
     ($($ty:ty => $n:literal),* $(,)?) => {$(
         impl BlockEnc<$n> for $ty {
