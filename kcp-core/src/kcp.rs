@@ -7,7 +7,7 @@ use crate::config::{Config, Profile};
 use crate::error::{ConfigError, InputError, RecvError, SendError};
 use crate::output::{Output, Ready, Transmit};
 use crate::pool::Pool;
-use crate::recv::{RecvBuffer, RxSeg, Stored};
+use crate::recv::{RecvBuffer, Stored};
 use crate::rto::{RttEstimator, minrto_for};
 use crate::segment::{Command, Header, OVERHEAD};
 use crate::send::{FASTACK_SENTINEL, SendBuffer, TxSeg};
@@ -137,9 +137,8 @@ pub struct Kcp {
     /// ikcp profile: next interval flush.
     ts_flush: u32,
 
+    /// Recycled send-segment buffers.
     pool: Pool,
-    /// Datagram buffers taken over by `input_buffer`, free again.
-    rx_spare: Vec<Vec<u8>>,
     /// Set by the input parser when a stored segment should keep the
     /// caller's datagram buffer (see `input_buffer`).
     steal_sn: Option<u32>,
@@ -147,18 +146,11 @@ pub struct Kcp {
     stats: Stats,
 }
 
-/// Returns a read segment's storage: copied payloads to the pool, taken
-/// datagram buffers to the spare list handed back by `input_buffer`.
-fn recycle_rx(pool: &mut Pool, spare: &mut Vec<Vec<u8>>, seg: RxSeg) {
-    if seg.start == 0 {
-        pool.put(seg.data);
-    } else if spare.len() < MAX_RX_SPARE {
-        spare.push(seg.data);
-    }
+/// Largest buffer worth keeping for reuse (received payloads, datagram
+/// buffers taken by `input_buffer`): a few datagrams.
+fn max_kept_buffer(cfg: &Config) -> usize {
+    4 * (cfg.mtu as usize + cfg.headroom + cfg.tailroom)
 }
-
-/// Most spare datagram buffers kept for `input_buffer` swaps.
-const MAX_RX_SPARE: usize = 4096;
 
 impl Kcp {
     /// A new endpoint for conversation `conv`, created at `now`. Both peers
@@ -172,7 +164,7 @@ impl Kcp {
             mss,
             dead: false,
             snd: SendBuffer::default(),
-            rcv: RecvBuffer::new(config.rcv_wnd),
+            rcv: RecvBuffer::new(config.rcv_wnd, max_kept_buffer(&config)),
             acklist: Vec::new(),
             rtt: RttEstimator::new(config.nodelay),
             rmt_wnd: config.profile.default_rcv_wnd(),
@@ -188,7 +180,6 @@ impl Kcp {
             updated: false,
             ts_flush: crate::config::DEFAULT_INTERVAL,
             pool: Pool::new(mss as usize + OVERHEAD, max_free),
-            rx_spare: Vec::new(),
             steal_sn: None,
             out: Output::new(config.mtu as usize, config.headroom, config.tailroom),
             stats: Stats::default(),
@@ -232,7 +223,7 @@ impl Kcp {
             ts_probe: self.ts_probe,
             snd_queue: self.snd.queued(),
             snd_buf: self.snd.len(),
-            rcv_queue: self.rcv.queue.len(),
+            rcv_queue: self.rcv.queued(),
             rcv_buf: self.rcv.buffered,
             acklist: self.acklist.len(),
         }
@@ -298,6 +289,7 @@ impl Kcp {
         self.cfg.set_mtu(mtu)?;
         self.mss = self.cfg.mss();
         self.pool.set_capacity(self.mss as usize + OVERHEAD);
+        self.rcv.set_max_keep(max_kept_buffer(&self.cfg));
         self.out
             .reconfigure(mtu as usize, self.cfg.headroom, self.cfg.tailroom);
         Ok(())
@@ -383,7 +375,7 @@ impl Kcp {
     pub fn peek_size(&self) -> Result<usize, RecvError> {
         match self.rcv.peek_size() {
             Some(n) => Ok(n),
-            None if self.rcv.queue.is_empty() => Err(RecvError::Empty),
+            None if self.rcv.queued() == 0 => Err(RecvError::Empty),
             None => Err(RecvError::Incomplete),
         }
     }
@@ -395,9 +387,11 @@ impl Kcp {
             return Err(RecvError::BufferTooSmall { needed: size });
         }
         let recover = self.before_pop();
-        let (pool, spare) = (&mut self.pool, &mut self.rx_spare);
-        self.rcv
-            .pop_message(buf, |seg| recycle_rx(pool, spare, seg));
+        let mut n = 0;
+        self.rcv.pop_message_with(|frag| {
+            buf[n..n + frag.len()].copy_from_slice(frag);
+            n += frag.len();
+        });
         self.after_pop(recover);
         Ok(size)
     }
@@ -411,26 +405,23 @@ impl Kcp {
 
     /// Hands the next complete message to `f` fragment by fragment, without
     /// an intermediate copy, then releases it. Returns the message length.
-    pub fn recv_with(&mut self, mut f: impl FnMut(&[u8])) -> Result<usize, RecvError> {
-        let size = self.peek_size()?;
-        for frag in self.rcv.message_fragments() {
-            f(frag);
-        }
+    pub fn recv_with(&mut self, f: impl FnMut(&[u8])) -> Result<usize, RecvError> {
         let recover = self.before_pop();
-        let (pool, spare) = (&mut self.pool, &mut self.rx_spare);
-        self.rcv.discard_message(|seg| recycle_rx(pool, spare, seg));
+        let Some(size) = self.rcv.pop_message_with(f) else {
+            return Err(self.peek_size().expect_err("no complete message"));
+        };
         self.after_pop(recover);
         Ok(size)
     }
 
     fn before_pop(&self) -> bool {
-        self.rcv.queue.len() >= self.cfg.rcv_wnd as usize
+        self.rcv.queued() >= self.cfg.rcv_wnd as usize
     }
 
     fn after_pop(&mut self, recover: bool) {
         self.rcv.release_in_order(self.cfg.rcv_wnd);
         // The window reopened after being full: announce it (fast recover).
-        if recover && self.rcv.queue.len() < self.cfg.rcv_wnd as usize {
+        if recover && self.rcv.queued() < self.cfg.rcv_wnd as usize {
             self.probe |= ASK_TELL;
         }
     }
@@ -500,8 +491,7 @@ impl Kcp {
         self.stats.in_bytes += data.len() as u64;
         // Only a datagram that is exactly one non-empty PUSH is worth keeping,
         // and only a buffer of sane size (it stays pinned until read).
-        let max_cap = 4 * (self.cfg.mtu as usize + self.cfg.headroom + self.cfg.tailroom);
-        let steal = buf.capacity() <= max_cap
+        let steal = buf.capacity() <= max_kept_buffer(&self.cfg)
             && Header::decode(data).is_some_and(|h| {
                 h.cmd == Command::Push as u8
                     && h.len > 0
@@ -513,16 +503,16 @@ impl Kcp {
             self.stats.in_errs += 1;
         }
         if let Some(sn) = self.steal_sn.take() {
+            // The segment's slot takes `buf`; its previous buffer comes back
+            // if it is large enough (always, once the slot took one before).
             let cap = buf.capacity();
-            let spare = match self.rx_spare.iter().rposition(|b| b.capacity() >= cap) {
-                Some(i) => self.rx_spare.swap_remove(i),
-                None => Vec::with_capacity(cap),
+            let taken = core::mem::take(buf);
+            let old = self.rcv.give_buffer(sn, taken, start + OVERHEAD);
+            *buf = if old.capacity() >= cap {
+                old
+            } else {
+                Vec::with_capacity(cap)
             };
-            let taken = core::mem::replace(buf, spare);
-            if let Some(seg) = self.rcv.locate_mut(sn) {
-                seg.data = taken;
-                seg.start = start + OVERHEAD;
-            }
         }
         buf.clear();
         r
@@ -606,16 +596,9 @@ impl Kcp {
                             self.stats.acks_dropped += 1;
                         }
                         if (h.sn.wrapping_sub(rcv_nxt) as i32) >= 0 {
-                            let pool = &mut self.pool;
-                            let stored = self.rcv.insert(h.sn, h.frg, rcv_wnd, || {
-                                // A segment that will keep the datagram buffer
-                                // gets it after parsing (see `input_buffer`).
-                                if steal {
-                                    Vec::new()
-                                } else {
-                                    pool.get_copy(payload)
-                                }
-                            });
+                            // A segment that will keep the datagram buffer
+                            // gets it after parsing (see `input_buffer`).
+                            let stored = self.rcv.insert(h.sn, h.frg, rcv_wnd, payload, steal);
                             repeat = stored != Stored::New;
                             if steal && stored == Stored::New {
                                 self.steal_sn = Some(h.sn);
@@ -1020,11 +1003,7 @@ impl Kcp {
             let due = core::mem::take(&mut self.snd.scratch);
             let first_unsent = self.snd.first_unsent();
             let seg_count = self.snd.len();
-            let candidates = due
-                .iter()
-                .map(|&i| i as usize)
-                .chain(first_unsent..seg_count);
-            for i in candidates {
+            for i in due.iter().map(|&i| i as usize) {
                 let seg = &mut self.snd.segs[i];
                 if seg.acked {
                     continue;
@@ -1067,6 +1046,23 @@ impl Kcp {
                     self.snd.list_fast(i);
                 }
             }
+            // Never-sent segments take the first branch above; the bulk of a
+            // busy flush, so in a loop of their own.
+            let rto = self.rtt.rto;
+            for i in first_unsent..seg_count {
+                let seg = &mut self.snd.segs[i];
+                if seg.acked {
+                    continue;
+                }
+                debug_assert_eq!(seg.xmit, 0, "a segment past sent_nxt was sent");
+                seg.rto = rto;
+                seg.resendts = now.wrapping_add(rto);
+                self.transmit_segment(i, &h);
+                let fastack = self.snd.segs[i].fastack;
+                if fastack > 0 && fastack != FASTACK_SENTINEL {
+                    self.snd.list_fast(i);
+                }
+            }
             self.snd.sent_nxt = self.snd.end();
             self.snd.scratch = due;
             if let Some(at) = self.snd.next_resend() {
@@ -1087,6 +1083,7 @@ impl Kcp {
     }
 
     /// Writes segment `i` with fresh `ts`/`wnd`/`una`, and arms its timer.
+    #[inline]
     fn transmit_segment(&mut self, i: usize, h: &Header) {
         let now = self.clock.now();
         let seg = &mut self.snd.segs[i];

@@ -33,13 +33,6 @@ impl Pool {
         }
     }
 
-    /// A buffer holding a copy of `data`.
-    pub(crate) fn get_copy(&mut self, data: &[u8]) -> Vec<u8> {
-        let mut v = self.get();
-        v.extend_from_slice(data);
-        v
-    }
-
     /// A buffer holding `OVERHEAD` zero bytes of header room, then `data`.
     pub(crate) fn get_with_header_room(&mut self, data: &[u8]) -> Vec<u8> {
         let mut v = self.get();

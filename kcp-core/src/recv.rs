@@ -1,45 +1,57 @@
-//! The receive side: a reorder window indexed by sequence number and the
-//! ordered queue the application reads from.
+//! The receive side: one ring of slots indexed by sequence number that holds
+//! both the ordered queue the application reads from and the reorder window.
 //!
-//! kcp-go keeps out-of-order segments in a heap plus a hash set, ikcp in a
-//! sorted list; both only ever store `rcv_nxt <= sn < rcv_nxt + rcv_wnd`,
-//! so a ring of `rcv_wnd` slots holds the same set with O(1) insert,
-//! duplicate check and in-order release.
+//! kcp-go keeps out-of-order segments in a heap plus a hash set and the
+//! readable ones in a queue, ikcp both in lists. Here sequence number `sn`
+//! always lives in slot `sn & mask`:
+//!
+//! ```text
+//!   read ........ rcv_nxt ............ rcv_nxt + rcv_wnd
+//!   [ queue: readable ) [ reorder window: sparse ]
+//! ```
+//!
+//! so insertion, the duplicate check, in-order release and reading are
+//! O(1) per segment and nothing moves. Each slot owns its payload buffer
+//! and keeps it after the segment is read, for the next segment that lands
+//! in it: no free list, no allocation once every slot was used once.
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-/// A received data segment; its sn is implied by its position. The payload
-/// is `data[start..]`: `start` is 0 for a copied payload, and the payload's
-/// offset when the segment kept the whole datagram buffer it arrived in.
-#[derive(Debug)]
-pub(crate) struct RxSeg {
-    pub frg: u8,
-    pub start: usize,
-    pub data: Vec<u8>,
+/// One slot of the ring. Its sequence number is implied by its position.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Holds a segment (queued or waiting in the reorder window).
+    filled: bool,
+    frg: u8,
+    /// Offset of the payload in `data`: 0 for a copied payload, the KCP
+    /// header's end for a datagram buffer taken by `input_buffer`.
+    start: u32,
+    data: Vec<u8>,
 }
 
-impl RxSeg {
-    pub(crate) fn payload(&self) -> &[u8] {
-        &self.data[self.start..]
+impl Slot {
+    fn payload(&self) -> &[u8] {
+        self.data.get(self.start as usize..).unwrap_or(&[])
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RecvBuffer {
-    /// Reorder ring: slot `(head + (sn - rcv_nxt)) & (slots.len() - 1)`; the
-    /// length is a power of two at least `rcv_wnd`.
-    slots: Vec<Option<RxSeg>>,
-    head: usize,
-    /// Segments held in `slots` (`len(rcv_buf)`).
-    pub buffered: usize,
-    /// Ordered, complete-or-not segments the application reads (`rcv_queue`).
-    pub queue: VecDeque<RxSeg>,
-    /// Next sequence number expected in order.
+    /// Power-of-two ring, at least twice the largest receive window used:
+    /// the queue holds at most one window, the reorder window another.
+    slots: Vec<Slot>,
+    /// First sequence number in the queue (the next one to read).
+    read: u32,
+    /// Next sequence number expected in order; `[read, rcv_nxt)` is the queue.
     pub rcv_nxt: u32,
+    /// Filled slots at or after `rcv_nxt` (kcp-go's `len(rcv_buf)`).
+    pub buffered: usize,
+    /// Slot buffers larger than this are dropped once read, so hostile
+    /// oversized segments do not pin memory.
+    max_keep: usize,
 }
 
-/// What happened to an incoming data segment.
+/// What [`RecvBuffer::insert`] did with a segment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stored {
     New,
@@ -48,90 +60,117 @@ pub(crate) enum Stored {
 }
 
 impl RecvBuffer {
-    pub(crate) fn new(rcv_wnd: u32) -> Self {
-        let mut r = RecvBuffer::default();
+    pub(crate) fn new(rcv_wnd: u32, max_keep: usize) -> Self {
+        let mut r = RecvBuffer {
+            slots: Vec::new(),
+            read: 0,
+            rcv_nxt: 0,
+            buffered: 0,
+            max_keep,
+        };
         r.reserve_window(rcv_wnd);
         r
     }
 
-    /// Makes room for a window of `rcv_wnd` slots (never shrinks, so segments
-    /// stored under a larger window keep their place).
+    pub(crate) fn set_max_keep(&mut self, max_keep: usize) {
+        self.max_keep = max_keep;
+    }
+
+    fn mask(&self) -> usize {
+        self.slots.len() - 1
+    }
+
+    fn slot(&self, sn: u32) -> &Slot {
+        &self.slots[sn as usize & self.mask()]
+    }
+
+    /// Segments ready to read (kcp-go's `len(rcv_queue)`).
+    pub(crate) fn queued(&self) -> usize {
+        self.rcv_nxt.wrapping_sub(self.read) as usize
+    }
+
+    /// Grows the ring for a (new) receive window of `rcv_wnd`; never shrinks,
+    /// so segments accepted under a larger window keep their slots.
     pub(crate) fn reserve_window(&mut self, rcv_wnd: u32) {
-        let want = (rcv_wnd as usize).max(1).next_power_of_two();
+        let want = (2 * rcv_wnd as usize).max(2).next_power_of_two();
         let cap = self.slots.len();
         if want <= cap {
             return;
         }
-        let mut slots: Vec<Option<RxSeg>> = Vec::with_capacity(want);
-        for i in 0..cap {
-            slots.push(self.slots[(self.head + i) % cap].take());
+        let mut slots: Vec<Slot> = Vec::with_capacity(want);
+        slots.resize_with(want, Slot::default);
+        // Every live sn lies in [read, read + cap): move each old slot to the
+        // position of the one sn of that range it stands for.
+        let (new_mask, old) = (want - 1, core::mem::take(&mut self.slots));
+        for (i, slot) in old.into_iter().enumerate() {
+            let sn = self
+                .read
+                .wrapping_add((i.wrapping_sub(self.read as usize) & (cap - 1)) as u32);
+            slots[sn as usize & new_mask] = slot;
         }
-        slots.resize_with(want, || None);
         self.slots = slots;
-        self.head = 0;
-        self.queue
-            .reserve(want.saturating_sub(self.queue.capacity()));
     }
 
-    /// Stores a data segment if it is new and inside the window, copying its
-    /// payload with `copy` (called only for new segments, like kcp-go).
+    /// Stores segment `sn` if it is inside the window and new. Its payload
+    /// is copied unless `take` (the caller then puts a buffer in the slot
+    /// with [`give_buffer`](Self::give_buffer)).
     pub(crate) fn insert(
         &mut self,
         sn: u32,
         frg: u8,
         rcv_wnd: u32,
-        copy: impl FnOnce() -> Vec<u8>,
+        payload: &[u8],
+        take: bool,
     ) -> Stored {
         let off = sn.wrapping_sub(self.rcv_nxt);
         if (off as i32) < 0 || (sn.wrapping_sub(self.rcv_nxt.wrapping_add(rcv_wnd)) as i32) >= 0 {
             return Stored::OutOfWindow;
         }
-        // In-order arrival with nothing held back: straight to the queue
-        // (what storing it and releasing in order would do, minus a move).
-        if off == 0 && self.buffered == 0 && self.queue.len() < rcv_wnd as usize {
-            self.queue.push_back(RxSeg {
-                frg,
-                start: 0,
-                data: copy(),
-            });
-            self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
-            let mask = self.slots.len() - 1;
-            self.head = (self.head + 1) & mask;
-            return Stored::New;
-        }
-        let mask = self.slots.len() - 1;
-        let slot = &mut self.slots[(self.head + off as usize) & mask];
-        if slot.is_some() {
+        let mask = self.mask();
+        let slot = &mut self.slots[sn as usize & mask];
+        if slot.filled {
             return Stored::Duplicate;
         }
-        *slot = Some(RxSeg {
-            frg,
-            start: 0,
-            data: copy(),
-        });
+        slot.filled = true;
+        slot.frg = frg;
+        slot.start = 0;
+        slot.data.clear();
+        if !take {
+            slot.data.extend_from_slice(payload);
+        }
         self.buffered += 1;
         Stored::New
     }
 
-    /// Moves in-order segments to the queue while it has fewer than
-    /// `rcv_wnd` entries.
+    /// Puts `buf` (payload at `start..`) into the slot of `sn`, which
+    /// [`insert`](Self::insert) just filled with `take`, and returns the
+    /// slot's previous buffer (empty).
+    pub(crate) fn give_buffer(&mut self, sn: u32, buf: Vec<u8>, start: usize) -> Vec<u8> {
+        let mask = self.mask();
+        let slot = &mut self.slots[sn as usize & mask];
+        debug_assert!(slot.filled && slot.data.is_empty());
+        slot.start = start as u32;
+        let mut old = core::mem::replace(&mut slot.data, buf);
+        old.clear();
+        old
+    }
+
+    /// Moves in-order segments from the reorder window to the queue while
+    /// the queue is shorter than `rcv_wnd`.
     pub(crate) fn release_in_order(&mut self, rcv_wnd: u32) {
-        let mask = self.slots.len() - 1;
-        while self.buffered > 0 && self.queue.len() < rcv_wnd as usize {
-            let Some(seg) = self.slots[self.head].take() else {
-                break;
-            };
-            self.queue.push_back(seg);
+        let mask = self.mask();
+        while self.buffered > 0
+            && self.queued() < rcv_wnd as usize
+            && self.slots[self.rcv_nxt as usize & mask].filled
+        {
             self.buffered -= 1;
-            self.head = (self.head + 1) & mask;
             self.rcv_nxt = self.rcv_nxt.wrapping_add(1);
         }
     }
 
-    /// Free receive slots to advertise (`wnd_unused`), truncated to u16 as
-    /// both references do.
+    /// Free queue space announced to the peer.
     pub(crate) fn wnd_unused(&self, rcv_wnd: u32) -> u16 {
-        let q = self.queue.len();
+        let q = self.queued();
         if q < rcv_wnd as usize {
             (rcv_wnd as usize - q) as u16
         } else {
@@ -139,77 +178,148 @@ impl RecvBuffer {
         }
     }
 
-    /// Size of the next message, or `None` if the queue is empty or the head
-    /// message is not complete.
-    pub(crate) fn peek_size(&self) -> Option<usize> {
-        let head = self.queue.front()?;
-        if head.frg == 0 {
-            return Some(head.payload().len());
-        }
-        if self.queue.len() < head.frg as usize + 1 {
+    /// Fragments of the message at the head of the queue, or `None` if it
+    /// is not complete yet (fewer than `frg + 1` segments queued).
+    fn head_fragments(&self) -> Option<usize> {
+        let q = self.queued();
+        if q == 0 {
             return None;
         }
+        let frg = self.slot(self.read).frg as usize;
+        (q > frg).then_some(frg + 1)
+    }
+
+    /// Size of the complete message at the head of the queue. A message
+    /// ends at the first fragment numbered 0 (or at the end of the queue,
+    /// for a peer that numbers fragments inconsistently).
+    pub(crate) fn peek_size(&self) -> Option<usize> {
+        self.head_fragments()?;
         let mut len = 0;
-        for seg in &self.queue {
-            len += seg.payload().len();
-            if seg.frg == 0 {
+        for k in 0..self.queued() as u32 {
+            let slot = self.slot(self.read.wrapping_add(k));
+            len += slot.payload().len();
+            if slot.frg == 0 {
                 break;
             }
         }
         Some(len)
     }
 
-    /// Pops one message into `buf` (which the caller sized with
-    /// `peek_size`), recycling payloads.
-    pub(crate) fn pop_message(&mut self, buf: &mut [u8], mut recycle: impl FnMut(RxSeg)) -> usize {
-        let mut n = 0;
-        while let Some(seg) = self.queue.pop_front() {
-            let payload = seg.payload();
-            buf[n..n + payload.len()].copy_from_slice(payload);
-            n += payload.len();
-            let last = seg.frg == 0;
-            recycle(seg);
+    /// Hands the complete message at the head of the queue to `f` fragment
+    /// by fragment and removes it; returns its length, or `None` if there
+    /// is no complete message.
+    pub(crate) fn pop_message_with(&mut self, mut f: impl FnMut(&[u8])) -> Option<usize> {
+        self.head_fragments()?;
+        let (mask, max_keep) = (self.mask(), self.max_keep);
+        let mut len = 0;
+        while self.read != self.rcv_nxt {
+            let slot = &mut self.slots[self.read as usize & mask];
+            let payload = slot.payload();
+            len += payload.len();
+            f(payload);
+            let last = slot.frg == 0;
+            slot.filled = false;
+            if slot.data.capacity() > max_keep {
+                slot.data = Vec::new();
+            }
+            self.read = self.read.wrapping_add(1);
             if last {
                 break;
             }
         }
-        n
+        Some(len)
     }
 
-    /// Visits the next message's fragments without copying or popping.
-    pub(crate) fn message_fragments(&self) -> impl Iterator<Item = &[u8]> {
-        let mut done = false;
-        self.queue.iter().map_while(move |seg| {
-            if done {
-                return None;
-            }
-            done = seg.frg == 0;
-            Some(seg.payload())
-        })
+    /// The payload buffer of filled slot `sn`, if any (tests and checks).
+    #[cfg(test)]
+    fn payload_of(&self, sn: u32) -> Option<&[u8]> {
+        let slot = self.slot(sn);
+        slot.filled.then(|| slot.payload())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(r: &mut RecvBuffer) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        r.pop_message_with(|p| out.extend_from_slice(p))?;
+        Some(out)
     }
 
-    /// Pops the next message without copying, recycling payloads.
-    pub(crate) fn discard_message(&mut self, mut recycle: impl FnMut(RxSeg)) {
-        while let Some(seg) = self.queue.pop_front() {
-            let last = seg.frg == 0;
-            recycle(seg);
-            if last {
-                break;
-            }
+    #[test]
+    fn reorders_and_reads_messages() {
+        let mut r = RecvBuffer::new(4, 4096);
+        assert_eq!(r.insert(1, 0, 4, b"b", false), Stored::New);
+        r.release_in_order(4);
+        assert_eq!((r.queued(), r.buffered), (0, 1));
+        assert_eq!(r.peek_size(), None);
+        assert_eq!(r.insert(0, 1, 4, b"a", false), Stored::New);
+        assert_eq!(r.insert(0, 1, 4, b"a", false), Stored::Duplicate);
+        r.release_in_order(4);
+        assert_eq!((r.queued(), r.buffered, r.rcv_nxt), (2, 0, 2));
+        assert_eq!(r.peek_size(), Some(2));
+        assert_eq!(collect(&mut r).as_deref(), Some(&b"ab"[..]));
+        assert_eq!(collect(&mut r), None);
+        assert_eq!(r.insert(1, 0, 4, b"x", false), Stored::OutOfWindow);
+        assert_eq!(r.insert(6, 0, 4, b"x", false), Stored::OutOfWindow);
+    }
+
+    #[test]
+    fn queue_full_holds_segments_back() {
+        let mut r = RecvBuffer::new(2, 4096);
+        for sn in 0..2 {
+            r.insert(sn, 0, 2, b"q", false);
+            r.release_in_order(2);
+        }
+        assert_eq!((r.queued(), r.wnd_unused(2)), (2, 0));
+        assert_eq!(r.insert(2, 0, 2, b"w", false), Stored::New);
+        r.release_in_order(2);
+        assert_eq!((r.queued(), r.buffered), (2, 1));
+        collect(&mut r).unwrap();
+        r.release_in_order(2);
+        assert_eq!((r.queued(), r.buffered, r.rcv_nxt), (2, 0, 3));
+    }
+
+    #[test]
+    fn growing_keeps_every_segment_across_the_wrap() {
+        let mut r = RecvBuffer::new(4, 4096);
+        let start = u32::MAX - 2;
+        r.read = start;
+        r.rcv_nxt = start;
+        for k in [0u32, 1, 3] {
+            assert_eq!(
+                r.insert(start.wrapping_add(k), 0, 4, &[k as u8], false),
+                Stored::New
+            );
+        }
+        r.release_in_order(4);
+        assert_eq!((r.queued(), r.buffered), (2, 1));
+        r.reserve_window(64);
+        for k in [0u32, 1, 3] {
+            assert_eq!(r.payload_of(start.wrapping_add(k)), Some(&[k as u8][..]));
+        }
+        assert_eq!(r.payload_of(start.wrapping_add(2)), None);
+        for k in [5u32, 2, 4] {
+            assert_eq!(
+                r.insert(start.wrapping_add(k), 0, 64, &[k as u8], false),
+                Stored::New
+            );
+        }
+        r.release_in_order(64);
+        assert_eq!((r.queued(), r.buffered), (6, 0));
+        for k in 0..6u8 {
+            assert_eq!(collect(&mut r).as_deref(), Some(&[k][..]));
         }
     }
 
-    /// The stored segment `sn`, wherever it is (reorder ring or queue).
-    pub(crate) fn locate_mut(&mut self, sn: u32) -> Option<&mut RxSeg> {
-        let ahead = sn.wrapping_sub(self.rcv_nxt);
-        if (ahead as i32) >= 0 {
-            let mask = self.slots.len() - 1;
-            let slot = self.slots.get_mut((self.head + ahead as usize) & mask)?;
-            return slot.as_mut();
-        }
-        // The queue holds rcv_nxt - queue.len() .. rcv_nxt, in order.
-        let behind = self.rcv_nxt.wrapping_sub(sn) as usize;
-        let i = self.queue.len().checked_sub(behind)?;
-        self.queue.get_mut(i)
+    #[test]
+    fn oversized_buffers_are_not_kept() {
+        let mut r = RecvBuffer::new(4, 100);
+        r.insert(0, 0, 4, &[1u8; 1000], false);
+        r.release_in_order(4);
+        assert_eq!(collect(&mut r).map(|v| v.len()), Some(1000));
+        assert_eq!(r.slots[0].data.capacity(), 0);
     }
 }

@@ -11,6 +11,7 @@
 //! lazy deletion), and segments with a non-zero fast-ack count (a candidate
 //! list). Everything else is provably untouched by a reference flush.
 
+use alloc::collections::binary_heap::PeekMut as BinaryHeapPeekMut;
 use alloc::collections::{BinaryHeap, VecDeque};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
@@ -146,19 +147,22 @@ impl SendBuffer {
     /// Removes every segment with `sn < una`; returns how many, recycling
     /// payloads through `recycle`.
     pub(crate) fn remove_before(&mut self, una: u32, mut recycle: impl FnMut(Vec<u8>)) -> usize {
-        let mut n = 0;
-        while let Some(front) = self.segs.front().filter(|_| self.admitted > 0) {
-            if (una.wrapping_sub(front.sn) as i32) <= 0 {
-                break;
+        // `segs[i].sn == base + i` for every admitted segment.
+        let ahead = una.wrapping_sub(self.base) as i32;
+        let n = if ahead > 0 {
+            (ahead as usize).min(self.admitted)
+        } else {
+            0
+        };
+        if n > 0 {
+            let mut tombstones = 0;
+            for seg in self.segs.drain(..n) {
+                tombstones += usize::from(seg.acked);
+                recycle(seg.data);
             }
-            let seg = self.segs.pop_front().expect("front exists");
-            self.admitted -= 1;
-            if seg.acked {
-                self.acked -= 1;
-            }
-            recycle(seg.data);
-            self.base = self.base.wrapping_add(1);
-            n += 1;
+            self.admitted -= n;
+            self.acked -= tombstones;
+            self.base = self.base.wrapping_add(n as u32);
         }
         if (self.sent_nxt.wrapping_sub(self.base) as i32) < 0 {
             self.sent_nxt = self.base;
@@ -199,6 +203,7 @@ impl SendBuffer {
 
     /// Registers a (re)transmission's timer; runs of consecutive sequence
     /// numbers with the same resend time share one heap entry.
+    #[inline]
     pub(crate) fn arm(&mut self, resend_at: i64, sn: u32) {
         if let Some((at, first, count)) = &mut self.pending {
             if *at == resend_at && first.wrapping_add(*count) == sn {
@@ -227,13 +232,33 @@ impl SendBuffer {
     }
 
     /// Earliest live resend time (extended clock), dropping stale entries.
+    ///
+    /// The earliest run is trimmed to start at its first live segment: the
+    /// ones before it are acknowledged or were retransmitted since (their
+    /// timer moved to a later run), and never become live in this run again.
+    /// Without the trim, every flush while a window drains would rescan the
+    /// acknowledged prefix of the run (quadratic in the window).
     pub(crate) fn next_resend(&mut self) -> Option<i64> {
         self.flush_pending();
-        while let Some(&Reverse((at, first, count))) = self.timers.peek() {
-            if (0..count).any(|k| live(&self.segs, self.base, at, first.wrapping_add(k))) {
-                return Some(at);
+        while let Some(mut top) = self.timers.peek_mut() {
+            let Reverse((at, first, count)) = *top;
+            let (segs, base) = (&self.segs, self.base);
+            // Segments below `base` are gone: skip them without a lookup.
+            let skip = match base.wrapping_sub(first) {
+                d if (d as i32) > 0 => d.min(count),
+                _ => 0,
+            };
+            match (skip..count).find(|&k| live(segs, base, at, first.wrapping_add(k))) {
+                Some(0) => return Some(at),
+                Some(k) => {
+                    *top = Reverse((at, first.wrapping_add(k), count - k));
+                    drop(top);
+                    return Some(at);
+                }
+                None => {
+                    BinaryHeapPeekMut::pop(top);
+                }
             }
-            self.timers.pop();
         }
         None
     }
