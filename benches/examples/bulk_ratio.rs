@@ -2,28 +2,35 @@
 //! crate, measured in the same run, with ratios.
 //!
 //! `cargo run --release -p kcp-benches --example bulk_ratio -- [MB] [rounds]`
+//!
+//! Two columns: "steady" times a pair's second transfer of MB (buffers
+//! allocated, caches and page tables warm: what a long-lived connection
+//! sees), "fresh pair" the first one (every allocation and first-touch page
+//! fault included). A third argument (`core`, `core0`, `c`) runs one
+//! implementation only, for profiling.
 
 use std::time::Instant;
 
 use kcp_benches::peers::{Arq, CIkcp, Core, CoreZeroCopy, KcpCrate, Tuning};
-use kcp_benches::transfer::in_memory;
+use kcp_benches::transfer::{in_memory, in_memory_from};
 use kcp_core::Profile;
 
-fn best_of(
-    rounds: usize,
-    total: usize,
-    mut mk: impl FnMut() -> (Box<dyn Arq>, Box<dyn Arq>),
-) -> f64 {
+/// One round: a fresh endpoint pair moves `total` bytes (cold: the first
+/// transfer pays for every buffer the pair allocates and the page faults),
+/// then the same pair moves `total` bytes again (warm: steady state).
+/// Returns the two throughputs in GB/s.
+fn cold_and_warm(total: usize, (mut a, mut b): (Box<dyn Arq>, Box<dyn Arq>)) -> (f64, f64) {
     let msg = vec![0xA5u8; 1376 * 4];
-    let mut best = f64::MAX;
-    for _ in 0..rounds {
-        let (mut a, mut b) = mk();
-        let t = Instant::now();
-        let o = in_memory(&mut *a, &mut *b, total, &msg, 1024);
-        assert_eq!(o.bytes, total);
-        best = best.min(t.elapsed().as_secs_f64());
-    }
-    total as f64 / best / 1e9
+    let t = Instant::now();
+    let o = in_memory(&mut *a, &mut *b, total, &msg, 1024);
+    let cold = t.elapsed().as_secs_f64();
+    assert_eq!(o.bytes, total);
+    let start = u32::try_from(o.virtual_ms).expect("short run");
+    let t = Instant::now();
+    let o = in_memory_from(&mut *a, &mut *b, total, &msg, 1024, start);
+    let warm = t.elapsed().as_secs_f64();
+    assert_eq!(o.bytes, total);
+    (total as f64 / cold / 1e9, total as f64 / warm / 1e9)
 }
 
 fn main() {
@@ -52,87 +59,74 @@ fn main() {
             other => panic!("unknown peer {other}"),
         };
         let msg = vec![0xA5u8; 1376 * 4];
-        let mut best = f64::MAX;
+        let (mut best, mut clock) = (f64::MAX, 0u32);
         for _ in 0..rounds {
             let t = Instant::now();
-            in_memory(&mut *a, &mut *b, mb << 20, &msg, 1024);
+            let o = in_memory_from(&mut *a, &mut *b, mb << 20, &msg, 1024, clock);
             best = best.min(t.elapsed().as_secs_f64());
+            clock = u32::try_from(o.virtual_ms).expect("short run");
         }
         println!("{only}: {:.2} GB/s", (mb << 20) as f64 / best / 1e9);
         return;
     }
     let total = mb << 20;
     let t = Tuning::turbo();
+    type Pair = (Box<dyn Arq>, Box<dyn Arq>);
+    let peers: [(&str, &dyn Fn() -> Pair); 6] = [
+        ("kcp-core (kcp-go profile)", &|| {
+            (
+                Box::new(Core::new(1, Profile::KcpGo, t)),
+                Box::new(Core::new(1, Profile::KcpGo, t)),
+            )
+        }),
+        ("kcp-core, recv_with (0-copy)", &|| {
+            (
+                Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
+                Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
+            )
+        }),
+        ("kcp-core (ikcp profile)", &|| {
+            (
+                Box::new(Core::new(1, Profile::Ikcp, t)),
+                Box::new(Core::new(1, Profile::Ikcp, t)),
+            )
+        }),
+        ("C ikcp, callback -> queue", &|| {
+            (Box::new(CIkcp::new(1, t)), Box::new(CIkcp::new(1, t)))
+        }),
+        ("C ikcp, callback -> peer", &|| {
+            let (mut a, mut b) = (CIkcp::new(1, t), CIkcp::new(1, t));
+            CIkcp::connect_direct(&mut a, &mut b);
+            (Box::new(a), Box::new(b))
+        }),
+        ("kcp crate 0.6", &|| {
+            (Box::new(KcpCrate::new(1, t)), Box::new(KcpCrate::new(1, t)))
+        }),
+    ];
     // Interleave peers so machine noise hits all of them alike.
-    let mut rows: Vec<(&str, f64)> = Vec::new();
+    let mut best = [(0.0f64, 0.0f64); 6];
     for _ in 0..rounds {
-        let r = [
-            (
-                "kcp-core (kcp-go profile)",
-                best_of(1, total, || {
-                    (
-                        Box::new(Core::new(1, Profile::KcpGo, t)),
-                        Box::new(Core::new(1, Profile::KcpGo, t)),
-                    )
-                }),
-            ),
-            (
-                "kcp-core, recv_with (0-copy)",
-                best_of(1, total, || {
-                    (
-                        Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
-                        Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
-                    )
-                }),
-            ),
-            (
-                "kcp-core (ikcp profile)",
-                best_of(1, total, || {
-                    (
-                        Box::new(Core::new(1, Profile::Ikcp, t)),
-                        Box::new(Core::new(1, Profile::Ikcp, t)),
-                    )
-                }),
-            ),
-            (
-                "C ikcp, callback -> queue",
-                best_of(1, total, || {
-                    (Box::new(CIkcp::new(1, t)), Box::new(CIkcp::new(1, t)))
-                }),
-            ),
-            (
-                "C ikcp, callback -> peer",
-                best_of(1, total, || {
-                    let (mut a, mut b) = (CIkcp::new(1, t), CIkcp::new(1, t));
-                    CIkcp::connect_direct(&mut a, &mut b);
-                    (Box::new(a), Box::new(b))
-                }),
-            ),
-            (
-                "kcp crate 0.6",
-                best_of(1, total, || {
-                    (Box::new(KcpCrate::new(1, t)), Box::new(KcpCrate::new(1, t)))
-                }),
-            ),
-        ];
-        for (i, (name, v)) in r.into_iter().enumerate() {
-            if rows.len() <= i {
-                rows.push((name, v));
-            } else if v > rows[i].1 {
-                rows[i].1 = v;
-            }
+        for (i, (_, mk)) in peers.iter().enumerate() {
+            let (cold, warm) = cold_and_warm(total, mk());
+            best[i] = (best[i].0.max(cold), best[i].1.max(warm));
         }
     }
     // The bar: C ikcp feeding the peer's ikcp_input from its output
     // callback, no copy (the cheapest use of the C API).
-    let c = rows[4].1;
+    let c = best[4];
     println!(
         "one-way bulk transfer in memory, {mb} MiB, nodelay(1,10,2,1), wnd 1024, 5504-byte messages, best of {rounds}"
     );
-    for (name, v) in &rows {
+    println!(
+        "{:<28} {:>10} {:>8}   {:>10} {:>8}",
+        "", "steady", "vs C", "fresh pair", "vs C"
+    );
+    for ((name, _), (cold, warm)) in peers.iter().zip(best) {
         println!(
-            "{name:<28} {v:>6.2} GB/s   {:>5.2}x C ikcp (callback -> peer)",
-            v / c
+            "{name:<28} {warm:>5.2} GB/s {:>7.2}x   {cold:>5.2} GB/s {:>7.2}x",
+            warm / c.1,
+            cold / c.0
         );
     }
+    println!("(vs C = against C ikcp whose output callback feeds the peer directly)");
 }

@@ -6,11 +6,10 @@ use crate::clock::Clock;
 use crate::config::{Config, Profile};
 use crate::error::{ConfigError, InputError, RecvError, SendError};
 use crate::output::{Output, Ready, Transmit};
-use crate::pool::Pool;
 use crate::recv::{RecvBuffer, Stored};
 use crate::rto::{RttEstimator, minrto_for};
 use crate::segment::{Command, Header, OVERHEAD};
-use crate::send::{FASTACK_SENTINEL, SendBuffer, TxSeg};
+use crate::send::{FASTACK_SENTINEL, SendBuffer};
 use crate::stats::Stats;
 use crate::time::Timestamp;
 
@@ -137,13 +136,18 @@ pub struct Kcp {
     /// ikcp profile: next interval flush.
     ts_flush: u32,
 
-    /// Recycled send-segment buffers.
-    pool: Pool,
     /// Set by the input parser when a stored segment should keep the
     /// caller's datagram buffer (see `input_buffer`).
     steal_sn: Option<u32>,
     out: Output,
     stats: Stats,
+}
+
+/// Send-segment slots (each with its payload buffer) kept allocated when the
+/// send queue drains: enough for both windows twice over, as a free list
+/// would keep.
+fn kept_segments(cfg: &Config) -> usize {
+    (cfg.snd_wnd + cfg.rcv_wnd) as usize * 2 + 64
 }
 
 /// Largest buffer worth keeping for reuse (received payloads, datagram
@@ -158,12 +162,11 @@ impl Kcp {
     pub fn new(conv: u32, config: Config, now: Timestamp) -> Kcp {
         let mss = config.mss();
         let clock = Clock::new(now);
-        let max_free = (config.snd_wnd + config.rcv_wnd) as usize * 2 + 64;
         Kcp {
             conv,
             mss,
             dead: false,
-            snd: SendBuffer::default(),
+            snd: SendBuffer::new(kept_segments(&config)),
             rcv: RecvBuffer::new(config.rcv_wnd, max_kept_buffer(&config)),
             acklist: Vec::new(),
             rtt: RttEstimator::new(config.nodelay),
@@ -179,7 +182,6 @@ impl Kcp {
             write_pending: false,
             updated: false,
             ts_flush: crate::config::DEFAULT_INTERVAL,
-            pool: Pool::new(mss as usize + OVERHEAD, max_free),
             steal_sn: None,
             out: Output::new(config.mtu as usize, config.headroom, config.tailroom),
             stats: Stats::default(),
@@ -280,15 +282,13 @@ impl Kcp {
     pub fn set_window(&mut self, snd: i32, rcv: i32) {
         self.cfg.set_window(snd, rcv);
         self.rcv.reserve_window(self.cfg.rcv_wnd);
-        self.pool
-            .set_max_free((self.cfg.snd_wnd + self.cfg.rcv_wnd) as usize * 2 + 64);
+        self.snd.set_keep(kept_segments(&self.cfg));
     }
 
     /// Changes the MTU on the fly. Segments already queued keep their size.
     pub fn set_mtu(&mut self, mtu: u32) -> Result<(), ConfigError> {
         self.cfg.set_mtu(mtu)?;
         self.mss = self.cfg.mss();
-        self.pool.set_capacity(self.mss as usize + OVERHEAD);
         self.rcv.set_max_keep(max_kept_buffer(&self.cfg));
         self.out
             .reconfigure(mtu as usize, self.cfg.headroom, self.cfg.tailroom);
@@ -356,8 +356,7 @@ impl Kcp {
             } else {
                 (count - i - 1) as u8
             };
-            let data = self.pool.get_with_header_room(&rest[..size]);
-            self.snd.enqueue(TxSeg::new(frg, data));
+            self.snd.enqueue(frg, &rest[..size]);
             rest = &rest[size..];
             sent += size;
         }
@@ -546,8 +545,7 @@ impl Kcp {
             if regular || profile == Profile::Ikcp {
                 self.rmt_wnd = u32::from(h.wnd);
             }
-            let pool = &mut self.pool;
-            if self.snd.remove_before(h.una, |v| pool.put(v)) > 0 {
+            if self.snd.remove_before(h.una) > 0 {
                 flush_segments = true;
             }
             if profile == Profile::Ikcp {
@@ -653,8 +651,7 @@ impl Kcp {
     }
 
     fn mark_acked(&mut self, sn: u32) {
-        let pool = &mut self.pool;
-        self.snd.mark_acked(sn, |v| pool.put(v));
+        self.snd.mark_acked(sn);
     }
 
     /// kcp-go `parse_fastack`: every segment before `sn` sent no later than

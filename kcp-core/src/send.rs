@@ -11,18 +11,19 @@
 //! lazy deletion), and segments with a non-zero fast-ack count (a candidate
 //! list). Everything else is provably untouched by a reference flush.
 
+use alloc::collections::BinaryHeap;
 use alloc::collections::binary_heap::PeekMut as BinaryHeapPeekMut;
-use alloc::collections::{BinaryHeap, VecDeque};
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
+use crate::ring::Ring;
 use crate::segment::OVERHEAD;
 
 /// `fastack` value kcp-go uses to mean "already fast-resent in this RTO cycle".
 pub(crate) const FASTACK_SENTINEL: u32 = 0xFFFF_FFFF;
 
 /// One data segment owned by the sender.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct TxSeg {
     pub sn: u32,
     pub frg: u8,
@@ -48,20 +49,18 @@ impl TxSeg {
         &self.data[OVERHEAD..]
     }
 
-    /// `data` must start with `OVERHEAD` bytes of header room.
-    pub(crate) fn new(frg: u8, data: Vec<u8>) -> Self {
-        TxSeg {
-            sn: 0,
+    /// Makes this (new or retired) segment a fresh one carrying `payload`,
+    /// reusing its buffer.
+    pub(crate) fn reset(&mut self, frg: u8, payload: &[u8]) {
+        let data = core::mem::take(&mut self.data);
+        *self = TxSeg {
             frg,
-            ts: 0,
-            resendts: 0,
-            rto: 0,
-            xmit: 0,
-            fastack: 0,
-            acked: false,
-            in_fast: false,
             data,
-        }
+            ..TxSeg::default()
+        };
+        self.data.clear();
+        self.data.extend_from_slice(&[0u8; OVERHEAD]);
+        self.data.extend_from_slice(payload);
     }
 }
 
@@ -70,7 +69,10 @@ pub(crate) struct SendBuffer {
     /// The window (`snd_buf`, the first `admitted` entries) followed by the
     /// queue of segments not yet admitted (`snd_queue`): one deque, so
     /// admission moves a boundary instead of the segment.
-    pub segs: VecDeque<TxSeg>,
+    pub segs: Ring<TxSeg>,
+    /// Ring capacity kept when the queue drains (retired slots keep their
+    /// buffers for reuse; beyond this the ring shrinks back).
+    keep: usize,
     /// Segments in the window.
     admitted: usize,
     /// Sequence number of `segs[0]`; when the window is empty, of the next
@@ -94,6 +96,14 @@ pub(crate) struct SendBuffer {
 }
 
 impl SendBuffer {
+    /// An empty send side keeping `keep` segment slots once used (see
+    /// [`set_keep`](Self::set_keep)).
+    pub(crate) fn new(keep: usize) -> Self {
+        let mut b = SendBuffer::default();
+        b.set_keep(keep);
+        b
+    }
+
     /// Segments in the window (`len(snd_buf)`).
     pub(crate) fn len(&self) -> usize {
         self.admitted
@@ -119,9 +129,25 @@ impl SendBuffer {
         (i < self.admitted).then_some(i)
     }
 
-    /// Appends a segment to the queue behind the window.
-    pub(crate) fn enqueue(&mut self, seg: TxSeg) {
-        self.segs.push_back(seg);
+    /// Sets how many segment slots (with their buffers) stay allocated
+    /// when the queue drains.
+    pub(crate) fn set_keep(&mut self, segments: usize) {
+        self.keep = segments.next_power_of_two();
+    }
+
+    /// Appends a segment carrying `payload` to the queue behind the window.
+    pub(crate) fn enqueue(&mut self, frg: u8, payload: &[u8]) {
+        self.segs.push_back_with(|seg| seg.reset(frg, payload));
+    }
+
+    /// Gives memory back after a burst: shrinks the ring once it is more
+    /// than four times larger than needed and than `keep`.
+    fn shrink_if_idle(&mut self) {
+        let cap = self.segs.capacity();
+        if cap > self.keep && self.segs.len() <= cap / 4 {
+            let want = (2 * self.segs.len()).max(16).next_power_of_two();
+            self.segs.resize(want.max(self.keep));
+        }
     }
 
     /// The last queued (not admitted) segment, for stream-mode coalescing.
@@ -146,7 +172,7 @@ impl SendBuffer {
 
     /// Removes every segment with `sn < una`; returns how many, recycling
     /// payloads through `recycle`.
-    pub(crate) fn remove_before(&mut self, una: u32, mut recycle: impl FnMut(Vec<u8>)) -> usize {
+    pub(crate) fn remove_before(&mut self, una: u32) -> usize {
         // `segs[i].sn == base + i` for every admitted segment.
         let ahead = una.wrapping_sub(self.base) as i32;
         let n = if ahead > 0 {
@@ -156,13 +182,12 @@ impl SendBuffer {
         };
         if n > 0 {
             let mut tombstones = 0;
-            for seg in self.segs.drain(..n) {
-                tombstones += usize::from(seg.acked);
-                recycle(seg.data);
-            }
+            self.segs
+                .pop_front_n(n, |seg| tombstones += usize::from(seg.acked));
             self.admitted -= n;
             self.acked -= tombstones;
             self.base = self.base.wrapping_add(n as u32);
+            self.shrink_if_idle();
         }
         if (self.sent_nxt.wrapping_sub(self.base) as i32) < 0 {
             self.sent_nxt = self.base;
@@ -171,12 +196,11 @@ impl SendBuffer {
     }
 
     /// Marks `sn` acknowledged (kcp-go keeps the tombstone; see module doc).
-    pub(crate) fn mark_acked(&mut self, sn: u32, mut recycle: impl FnMut(Vec<u8>)) {
+    pub(crate) fn mark_acked(&mut self, sn: u32) {
         if let Some(i) = self.index_of(sn) {
             let seg = &mut self.segs[i];
             if !seg.acked {
                 seg.acked = true;
-                recycle(core::mem::take(&mut seg.data));
                 self.acked += 1;
             }
         }
@@ -186,11 +210,12 @@ impl SendBuffer {
     /// so its `snd_una` is the first unacknowledged one).
     pub(crate) fn pop_acked_front(&mut self) {
         while self.admitted > 0 && self.segs.front().is_some_and(|s| s.acked) {
-            self.segs.pop_front();
+            self.segs.pop_front_n(1, |_| {});
             self.admitted -= 1;
             self.acked -= 1;
             self.base = self.base.wrapping_add(1);
         }
+        self.shrink_if_idle();
         if (self.sent_nxt.wrapping_sub(self.base) as i32) < 0 {
             self.sent_nxt = self.base;
         }
@@ -310,7 +335,7 @@ impl SendBuffer {
 
 /// Is `at` the live timer of segment `sn` (unacknowledged, sent, not
 /// retransmitted since)? Queued segments are never sent (`xmit == 0`).
-fn live(segs: &VecDeque<TxSeg>, base: u32, at: i64, sn: u32) -> bool {
+fn live(segs: &Ring<TxSeg>, base: u32, at: i64, sn: u32) -> bool {
     let i = sn.wrapping_sub(base) as usize;
     segs.get(i)
         .is_some_and(|s| !s.acked && s.xmit > 0 && s.resendts == at as u32)
