@@ -52,6 +52,7 @@ const TOTAL: usize = 16 << 20;
 const MSG: usize = 1376 * 4;
 
 fn bulk_in_memory(c: &mut Criterion) {
+    kcp_benches::allocator::keep_heap();
     let t = Tuning::turbo();
     let msg = vec![0xA5u8; MSG];
     let wnd = usize::from(t.wnd);
@@ -93,6 +94,7 @@ fn bulk_in_memory(c: &mut Criterion) {
 }
 
 fn bulk_sim(c: &mut Criterion) {
+    kcp_benches::allocator::keep_heap();
     let t = Tuning::turbo();
     let msg = vec![0x5Au8; MSG];
     let wnd = usize::from(t.wnd);

@@ -34,33 +34,44 @@ fn cold_and_warm(total: usize, (mut a, mut b): (Box<dyn Arq>, Box<dyn Arq>)) -> 
 }
 
 fn main() {
+    kcp_benches::allocator::keep_heap();
     let mut args = std::env::args().skip(1);
     let mb: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(200);
     let rounds: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
     if let Some(only) = args.next() {
-        // Profiling aid: run one implementation only.
-        let (mut a, mut b): (Box<dyn Arq>, Box<dyn Arq>) = match only.as_str() {
-            "core" => (
-                Box::new(Core::new(1, Profile::KcpGo, Tuning::turbo())),
-                Box::new(Core::new(1, Profile::KcpGo, Tuning::turbo())),
-            ),
-            "c" => {
-                let (mut a, mut b) = (
-                    CIkcp::new(1, Tuning::turbo()),
-                    CIkcp::new(1, Tuning::turbo()),
-                );
-                CIkcp::connect_direct(&mut a, &mut b);
-                (Box::new(a), Box::new(b))
+        // Profiling aid: run one implementation only, on one pair (or on a
+        // fresh pair per round with a `-fresh` suffix).
+        let (name, fresh) = match only.strip_suffix("-fresh") {
+            Some(n) => (n, true),
+            None => (only.as_str(), false),
+        };
+        let t = Tuning::turbo();
+        let mk = || -> (Box<dyn Arq>, Box<dyn Arq>) {
+            match name {
+                "core" => (
+                    Box::new(Core::new(1, Profile::KcpGo, t)),
+                    Box::new(Core::new(1, Profile::KcpGo, t)),
+                ),
+                "c" => {
+                    let (mut a, mut b) = (CIkcp::new(1, t), CIkcp::new(1, t));
+                    CIkcp::connect_direct(&mut a, &mut b);
+                    (Box::new(a), Box::new(b))
+                }
+                "core0" => (
+                    Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
+                    Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
+                ),
+                other => panic!("unknown peer {other}"),
             }
-            "core0" => (
-                Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, Tuning::turbo()))),
-                Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, Tuning::turbo()))),
-            ),
-            other => panic!("unknown peer {other}"),
         };
         let msg = vec![0xA5u8; 1376 * 4];
+        let (mut a, mut b) = mk();
         let (mut best, mut clock) = (f64::MAX, 0u32);
         for _ in 0..rounds {
+            if fresh {
+                (a, b) = mk();
+                clock = 0;
+            }
             let t = Instant::now();
             let o = in_memory_from(&mut *a, &mut *b, mb << 20, &msg, 1024, clock);
             best = best.min(t.elapsed().as_secs_f64());

@@ -4,5 +4,6 @@
 
 #![deny(missing_docs)]
 
+pub mod allocator;
 pub mod peers;
 pub mod transfer;
