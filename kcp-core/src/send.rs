@@ -340,3 +340,51 @@ fn live(segs: &Ring<TxSeg>, base: u32, at: i64, sn: u32) -> bool {
     segs.get(i)
         .is_some_and(|s| !s.acked && s.xmit > 0 && s.resendts == at as u32)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ring_gives_memory_back_after_a_burst_but_keeps_a_window() {
+        let mut b = SendBuffer::new(100); // keeps 128 slots
+        for _ in 0..5000 {
+            b.enqueue(0, &[1u8; 1000]);
+        }
+        while b.admit_next().is_some() {}
+        assert_eq!((b.len(), b.segs.capacity()), (5000, 8192));
+        // Acknowledge all but the last 10: the ring shrinks, keeping order.
+        assert_eq!(b.remove_before(b.base.wrapping_add(4990)), 4990);
+        assert_eq!(b.segs.capacity(), 128);
+        assert_eq!(b.len(), 10);
+        for i in 0..10 {
+            assert_eq!(b.segs[i].sn, 4990 + i as u32);
+            assert_eq!(b.segs[i].payload(), &[1u8; 1000][..]);
+        }
+        // Below `keep` it never shrinks: steady traffic reuses the slots.
+        assert_eq!(b.remove_before(b.end()), 10);
+        assert_eq!(b.segs.capacity(), 128);
+    }
+
+    #[test]
+    fn remove_before_counts_tombstones_and_ignores_stale_una() {
+        let mut b = SendBuffer::new(16);
+        for _ in 0..8 {
+            b.enqueue(0, b"x");
+            b.admit_next();
+        }
+        b.mark_acked(2);
+        b.mark_acked(6);
+        assert_eq!(b.acked, 2);
+        assert_eq!(b.remove_before(0), 0);
+        assert_eq!(b.remove_before(4), 4);
+        assert_eq!((b.base, b.acked, b.unacked()), (4, 1, 3));
+        assert_eq!(b.remove_before(3), 0, "an old una changes nothing");
+        assert_eq!(
+            b.remove_before(100),
+            4,
+            "una beyond the window stops at its end"
+        );
+        assert_eq!((b.len(), b.acked), (0, 0));
+    }
+}
