@@ -407,7 +407,11 @@ impl Kcp {
     pub fn recv_with(&mut self, f: impl FnMut(&[u8])) -> Result<usize, RecvError> {
         let recover = self.before_pop();
         let Some(size) = self.rcv.pop_message_with(f) else {
-            return Err(self.peek_size().expect_err("no complete message"));
+            return Err(if self.rcv.queued() == 0 {
+                RecvError::Empty
+            } else {
+                RecvError::Incomplete
+            });
         };
         self.after_pop(recover);
         Ok(size)
