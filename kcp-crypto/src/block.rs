@@ -220,7 +220,19 @@ impl BlockCrypt {
     }
 
     /// Encrypts `buf` in place, as kcp-go's `Encrypt(buf, buf)`.
+    #[inline]
     pub fn encrypt(&self, buf: &mut [u8]) {
+        // XOR and none first, without the block ciphers' stack frame (worth
+        // ~5 ns a call, a quarter of a 1500-byte XOR).
+        match &self.inner {
+            Inner::Xor(x) => x.apply(buf),
+            Inner::None => {}
+            _ => self.encrypt_block_cipher(buf),
+        }
+    }
+
+    #[inline(never)]
+    fn encrypt_block_cipher(&self, buf: &mut [u8]) {
         #[cfg(target_arch = "x86_64")]
         if let Some(ni) = &self.ni {
             return ni.encrypt(buf);
@@ -232,7 +244,17 @@ impl BlockCrypt {
     }
 
     /// Decrypts `buf` in place, as kcp-go's `Decrypt(buf, buf)`.
+    #[inline]
     pub fn decrypt(&self, buf: &mut [u8]) {
+        match &self.inner {
+            Inner::Xor(x) => x.apply(buf),
+            Inner::None => {}
+            _ => self.decrypt_block_cipher(buf),
+        }
+    }
+
+    #[inline(never)]
+    fn decrypt_block_cipher(&self, buf: &mut [u8]) {
         #[cfg(target_arch = "x86_64")]
         if let Some(ni) = &self.ni {
             return ni.decrypt(buf);
