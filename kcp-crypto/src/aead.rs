@@ -1,9 +1,11 @@
 //! AES-GCM, kcp-go's `NewAESGCMCrypt` (spec `session.md` §3.4): 12-byte
 //! nonce, 16-byte tag, no associated data.
 //!
-//! AES-128 and AES-256 run on `ring` (AES-NI/VAES + CLMUL assembly, about 2×
-//! the RustCrypto `aes-gcm` crate here); AES-192, which `ring` lacks, runs on
-//! `aes-gcm`, which is also the reference the `ring` path is tested against.
+//! AES-128 and AES-256 run on our own 512-bit VAES + VPCLMULQDQ code
+//! (`gcm_vaes.rs`) when the CPU has AVX-512F/BW/VL, VAES and VPCLMULQDQ,
+//! otherwise on `ring` (AES-NI/VAES + CLMUL assembly, about 2× the RustCrypto
+//! `aes-gcm` crate here); AES-192, which `ring` lacks, runs on `aes-gcm`,
+//! which is also the reference both fast paths are tested against.
 
 use crate::CryptError;
 use aes_gcm::KeyInit;
@@ -34,7 +36,12 @@ pub struct AeadCrypt {
 }
 
 enum Inner {
-    Ring(Box<ra::LessSafeKey>),
+    /// `ring`, plus the AVX-512 path when the CPU has it (`ring` stays for
+    /// inputs beyond its length limit and for [`AeadCrypt::without_simd`]).
+    Ring(
+        Box<ra::LessSafeKey>,
+        #[cfg(target_arch = "x86_64")] Option<Box<crate::gcm_vaes::VaesGcm>>,
+    ),
     Aes128(Box<aes_gcm::Aes128Gcm>),
     Aes192(Box<Aes192Gcm>),
     Aes256(Box<aes_gcm::Aes256Gcm>),
@@ -43,6 +50,7 @@ enum Inner {
 impl AeadCrypt {
     /// AES-GCM; the key length (16, 24, 32) selects AES-128, -192 or -256.
     pub fn aes_gcm(key: &[u8]) -> Result<Self, CryptError> {
+        let raw = key;
         let alg = match key.len() {
             16 => &ra::AES_128_GCM,
             32 => &ra::AES_256_GCM,
@@ -57,9 +65,26 @@ impl AeadCrypt {
         };
         let key =
             ra::UnboundKey::new(alg, key).map_err(|_| CryptError::KeyLength { len: key.len() })?;
+        #[cfg(target_arch = "x86_64")]
+        let fast = crate::gcm_vaes::VaesGcm::new(raw).map(Box::new);
         Ok(AeadCrypt {
-            inner: Inner::Ring(Box::new(ra::LessSafeKey::new(key))),
+            inner: Inner::Ring(
+                Box::new(ra::LessSafeKey::new(key)),
+                #[cfg(target_arch = "x86_64")]
+                fast,
+            ),
         })
+    }
+
+    /// The same cipher without the AVX-512 fast path (`ring` for AES-128 and
+    /// AES-256): what tests and benchmarks compare the fast path against.
+    #[doc(hidden)]
+    pub fn without_simd(mut self) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if let Inner::Ring(_, fast) = &mut self.inner {
+            *fast = None;
+        }
+        self
     }
 
     /// The pure-Rust RustCrypto implementation, the reference for tests.
@@ -83,7 +108,11 @@ impl AeadCrypt {
     pub fn seal_in_place(&self, nonce: &[u8; GCM_NONCE_LEN], data: &mut [u8]) -> [u8; GCM_TAG_LEN] {
         let mut tag = [0u8; GCM_TAG_LEN];
         match &self.inner {
-            Inner::Ring(k) => {
+            #[cfg(target_arch = "x86_64")]
+            Inner::Ring(_, Some(f)) if data.len() <= crate::gcm_vaes::MAX_LEN => {
+                tag = f.seal(nonce, data);
+            }
+            Inner::Ring(k, ..) => {
                 // ring fails only for inputs beyond GCM's 64 GiB limit.
                 let t = k
                     .seal_in_place_separate_tag(
@@ -110,7 +139,15 @@ impl AeadCrypt {
         tag: &[u8; GCM_TAG_LEN],
     ) -> Result<(), CryptError> {
         match &self.inner {
-            Inner::Ring(k) => k
+            #[cfg(target_arch = "x86_64")]
+            Inner::Ring(_, Some(f)) if data.len() <= crate::gcm_vaes::MAX_LEN => {
+                if f.open(nonce, data, tag) {
+                    Ok(())
+                } else {
+                    Err(CryptError::Auth)
+                }
+            }
+            Inner::Ring(k, ..) => k
                 .open_in_place_separate_tag(
                     ra::Nonce::assume_unique_for_key(*nonce),
                     ra::Aad::empty(),
@@ -157,8 +194,10 @@ fn rc_open<A: AeadInPlace<NonceSize = aes_gcm::aead::consts::U12>>(
 
 impl core::fmt::Debug for AeadCrypt {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let backend = match self.inner {
-            Inner::Ring(_) => "ring",
+        let backend = match &self.inner {
+            #[cfg(target_arch = "x86_64")]
+            Inner::Ring(_, Some(_)) => "vaes-avx512",
+            Inner::Ring(..) => "ring",
             _ => "rustcrypto",
         };
         f.debug_struct("AeadCrypt")

@@ -136,7 +136,7 @@ impl AesNi {
 }
 
 /// FIPS-197 key expansion, in software (it runs once per key).
-fn expand_key(key: &[u8]) -> Option<([[u8; 16]; 15], usize)> {
+pub(crate) fn expand_key(key: &[u8]) -> Option<([[u8; 16]; 15], usize)> {
     let nk = match key.len() {
         16 | 24 | 32 => key.len() / 4,
         _ => return None,

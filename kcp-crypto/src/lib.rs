@@ -39,6 +39,8 @@ mod cfb;
 mod crc;
 mod error;
 mod framing;
+#[cfg(target_arch = "x86_64")]
+mod gcm_vaes;
 mod kdf;
 mod nonce;
 mod salsa;
