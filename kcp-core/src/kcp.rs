@@ -356,7 +356,7 @@ impl Kcp {
             } else {
                 (count - i - 1) as u8
             };
-            self.snd.enqueue(frg, &rest[..size]);
+            self.snd.enqueue(frg, &rest[..size], mss);
             rest = &rest[size..];
             sent += size;
         }

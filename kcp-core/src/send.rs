@@ -51,7 +51,10 @@ impl TxSeg {
 
     /// Makes this (new or retired) segment a fresh one carrying `payload`,
     /// reusing its buffer.
-    pub(crate) fn reset(&mut self, frg: u8, payload: &[u8]) {
+    /// `room` is the payload size the buffer should have room for (the
+    /// MSS: stream mode appends to a queued segment up to it), so a new
+    /// buffer is allocated once, at its final size.
+    pub(crate) fn reset(&mut self, frg: u8, payload: &[u8], room: usize) {
         let data = core::mem::take(&mut self.data);
         *self = TxSeg {
             frg,
@@ -59,6 +62,7 @@ impl TxSeg {
             ..TxSeg::default()
         };
         self.data.clear();
+        self.data.reserve(OVERHEAD + room.max(payload.len()));
         self.data.extend_from_slice(&[0u8; OVERHEAD]);
         self.data.extend_from_slice(payload);
     }
@@ -136,8 +140,9 @@ impl SendBuffer {
     }
 
     /// Appends a segment carrying `payload` to the queue behind the window.
-    pub(crate) fn enqueue(&mut self, frg: u8, payload: &[u8]) {
-        self.segs.push_back_with(|seg| seg.reset(frg, payload));
+    /// `room`: see [`TxSeg::reset`].
+    pub(crate) fn enqueue(&mut self, frg: u8, payload: &[u8], room: usize) {
+        self.segs.push_back_with(|seg| seg.reset(frg, payload, room));
     }
 
     /// Gives memory back after a burst: shrinks the ring once it is more
@@ -349,7 +354,7 @@ mod tests {
     fn the_ring_gives_memory_back_after_a_burst_but_keeps_a_window() {
         let mut b = SendBuffer::new(100); // keeps 128 slots
         for _ in 0..5000 {
-            b.enqueue(0, &[1u8; 1000]);
+            b.enqueue(0, &[1u8; 1000], 1000);
         }
         while b.admit_next().is_some() {}
         assert_eq!((b.len(), b.segs.capacity()), (5000, 8192));
@@ -370,7 +375,7 @@ mod tests {
     fn remove_before_counts_tombstones_and_ignores_stale_una() {
         let mut b = SendBuffer::new(16);
         for _ in 0..8 {
-            b.enqueue(0, b"x");
+            b.enqueue(0, b"x", 100);
             b.admit_next();
         }
         b.mark_acked(2);
