@@ -142,7 +142,8 @@ impl SendBuffer {
     /// Appends a segment carrying `payload` to the queue behind the window.
     /// `room`: see [`TxSeg::reset`].
     pub(crate) fn enqueue(&mut self, frg: u8, payload: &[u8], room: usize) {
-        self.segs.push_back_with(|seg| seg.reset(frg, payload, room));
+        self.segs
+            .push_back_with(|seg| seg.reset(frg, payload, room));
     }
 
     /// Gives memory back after a burst: shrinks the ring once it is more
