@@ -300,6 +300,26 @@ impl Kcp {
         self.cfg.set_stream(stream);
     }
 
+    /// Makes the next flush tell the peer our receive window (a WINS
+    /// segment; every header carries the window, but a receiver with nothing
+    /// else to send would not send one). KCP itself does this only when the
+    /// receive queue drains from completely full; an application that frees
+    /// much of the window after the peer slowed down can announce it at once
+    /// instead of waiting for the next timer flush.
+    ///
+    /// ```
+    /// # use kcp_core::{Config, Kcp, Timestamp};
+    /// let t = Timestamp::from_millis(0);
+    /// let mut k = Kcp::new(1, Config::new(), t);
+    /// k.announce_window();
+    /// k.flush(t);
+    /// let d = k.poll_transmit().expect("a WINS datagram");
+    /// assert_eq!(d.payload()[4], 84); // IKCP_CMD_WINS
+    /// ```
+    pub fn announce_window(&mut self) {
+        self.probe |= ASK_TELL;
+    }
+
     /// Switches kcp-go's ack-no-delay on or off.
     pub fn set_ack_nodelay(&mut self, on: bool) {
         self.cfg.set_ack_nodelay(on);

@@ -97,8 +97,13 @@ pub struct Connection {
     leftover: Vec<u8>,
     leftover_pos: usize,
     counters: Counters,
-    /// Write-delay mode with a full window: flush at the next timeout.
+    /// Flush at the next timeout: write-delay mode with a full window, or a
+    /// read that freed much of the receive window (see `recv`).
     flush_pending: bool,
+    /// Receive-queue length when KCP last had a chance to tell the peer its
+    /// window (after each datagram and timer): the peer's idea of our free
+    /// window is at most `rcv_wnd` minus this.
+    told_queue: usize,
     last_now: Timestamp,
     closed: bool,
     readable_signalled: bool,
@@ -171,6 +176,7 @@ impl Connection {
             leftover_pos: 0,
             counters: Counters::default(),
             flush_pending: false,
+            told_queue: 0,
             last_now: now,
             closed: false,
             readable_signalled: false,
@@ -425,7 +431,25 @@ impl Connection {
             n
         };
         self.counters.bytes_received += n as u64;
+        self.tell_window_if_reopened();
         Ok(n)
+    }
+
+    /// A reader that fell behind lets the receive queue fill; the sender
+    /// then slows to the window it last heard of, and KCP tells it about a
+    /// drained queue only at the next timer flush (10 ms in kcp-go's turbo
+    /// settings), or at once only if the queue had been completely full. So
+    /// once reading has taken the queue from at least half the window down
+    /// below a quarter, announce the window now (a WINS segment, which
+    /// kcp-go and ikcp peers read like any other header).
+    fn tell_window_if_reopened(&mut self) {
+        let wnd = self.kcp.config().rcv_wnd() as usize;
+        let queued = self.kcp.state().rcv_queue;
+        if self.told_queue >= wnd / 2 && queued < wnd / 4 {
+            self.kcp.announce_window();
+            self.flush_pending = true;
+            self.told_queue = queued;
+        }
     }
 
     /// Sends an out-of-band datagram (kcp-go `SendOOB`, spec §4.5): needs
@@ -684,6 +708,7 @@ impl Connection {
 
     /// kcp-go's notifications after input and timers.
     fn note_progress(&mut self) {
+        self.told_queue = self.kcp.state().rcv_queue;
         if !self.readable_signalled && self.kcp.peek_size().is_ok_and(|n| n > 0) {
             self.readable_signalled = true;
             self.events.push_back(Event::Readable);

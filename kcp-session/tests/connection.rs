@@ -210,3 +210,67 @@ fn types_are_send() {
     send::<kcp_session::Endpoint<std::net::SocketAddr>>();
     send::<kcp_session::ConnectionHandle>();
 }
+
+/// Plain sessions (no crypt, no FEC): datagrams are bare KCP.
+fn plain() -> SessionConfig {
+    SessionConfig::fast3().with_window(128, 128)
+}
+
+/// Commands of the KCP segments in `datagrams`, with their `wnd` fields.
+fn commands(datagrams: &[Vec<u8>]) -> Vec<(u8, u16)> {
+    datagrams
+        .iter()
+        .flat_map(|d| segments(d).map(|s| s.unwrap().0))
+        .map(|h| (h.cmd, h.wnd))
+        .collect()
+}
+
+#[test]
+fn a_reader_that_drains_a_half_full_window_announces_it_at_once() {
+    let (mut a, mut b) = (
+        Connection::connect(1, &plain(), T0).unwrap(),
+        Connection::accept(1, &plain(), T0).unwrap(),
+    );
+    for _ in 0..100 {
+        a.send(&[9u8; 1000]).unwrap();
+    }
+    // The peer learns b's window from each ACK; b does not read, so its
+    // queue grows to 100 of 128 (the first flush sends 32: kcp-go's
+    // initial remote window).
+    let mut acks = Vec::new();
+    let mut now = T0;
+    for _ in 0..8 {
+        now = now.add_millis(20);
+        pump(&mut a, &mut b, now);
+        let got = pump(&mut b, &mut a, now);
+        if !got.is_empty() {
+            acks = got;
+        }
+    }
+    assert_eq!(commands(&acks).last(), Some(&(82, 128 - 100)));
+    // Nothing in flight or owed: b's session is idle (no timer at all).
+    let idle = b.poll_timeout();
+    assert!(idle.is_none_or(|t| t.diff(now) > 0));
+
+    let mut buf = [0u8; 2000];
+    // Reading down to 40 queued (still ≥ a quarter of 128): nothing to say yet.
+    for _ in 0..60 {
+        b.recv(&mut buf).unwrap();
+    }
+    assert_eq!(b.poll_timeout(), idle);
+    // Below a quarter: the window is announced now, not at the next tick.
+    for _ in 0..10 {
+        b.recv(&mut buf).unwrap();
+    }
+    let due = b.poll_timeout().unwrap();
+    assert!(due.diff(now) <= 0, "flush due at once");
+    let tell = pump(&mut b, &mut a, now);
+    assert_eq!(
+        commands(&tell),
+        [(84, 128 - 30)],
+        "one WINS with the freed window"
+    );
+    // Only once per drain: further reads wait for the timer again.
+    b.recv(&mut buf).unwrap();
+    assert_eq!(b.poll_timeout(), idle);
+}

@@ -519,12 +519,17 @@ impl KcpStream {
         let mut wake = false;
         let r = self.h.with(t, nb, |s| match s {
             Some((Some(c), m)) => {
-                // Reading may free a full receive window: KCP then owes
-                // the peer a window update, which an idle session's timer
-                // would not send.
-                let idle = c.poll_timeout().is_none();
+                // Reading may free the receive window: KCP then owes the
+                // peer a window update, which the reactor sends only if it
+                // learns that the session's timer moved earlier (an idle
+                // session has none at all).
+                let before = c.poll_timeout();
                 let r = try_read(Some((Some(&mut *c), m)), buf);
-                wake = idle && c.poll_timeout().is_some();
+                wake = match (before, c.poll_timeout()) {
+                    (_, None) => false,
+                    (None, Some(_)) => true,
+                    (Some(b), Some(a)) => a.diff(b) < 0,
+                };
                 r
             }
             s => try_read(s, buf),
