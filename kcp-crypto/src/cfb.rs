@@ -30,6 +30,50 @@ pub(crate) trait BlockEnc<const N: usize> {
             self.encrypt(b);
         }
     }
+
+    /// CFB-encrypts a whole buffer in place ([`encrypt`]); ciphers whose
+    /// feedback fits in registers override this to keep it there.
+    #[inline]
+    fn encrypt_cfb(&self, buf: &mut [u8])
+    where
+        Self: Sized,
+    {
+        encrypt_serial(self, buf);
+    }
+}
+
+/// CFB encryption of `buf` for a cipher on the big-endian 32-bit halves of
+/// 8-byte blocks, each half carried as a `W` (`widen` builds one from a
+/// half, `narrow` recovers the half) and `enc` mapping input halves to
+/// output halves: the feedback register stays in registers between blocks,
+/// and the plaintext's byte swaps and the ciphertext's stores are off the
+/// chain. `narrow(widen(x) ^ w) == x ^ narrow(w)` must hold.
+#[inline(always)]
+pub(crate) fn encrypt_be_halves<W: Copy + core::ops::BitXor<Output = W>>(
+    buf: &mut [u8],
+    widen: impl Fn(u32) -> W,
+    narrow: impl Fn(W) -> u32,
+    mut enc: impl FnMut(W, W) -> (W, W),
+) {
+    let half = |b: &[u8]| widen(u32::from_be_bytes(b.try_into().expect("4 bytes")));
+    let (mut l, mut r) = (half(&IV[..4]), half(&IV[4..8]));
+    let mut chunks = buf.chunks_exact_mut(8);
+    for block in &mut chunks {
+        (l, r) = enc(l, r);
+        let (lo, hi) = block.split_at_mut(4);
+        l = l ^ half(lo);
+        r = r ^ half(hi);
+        lo.copy_from_slice(&narrow(l).to_be_bytes());
+        hi.copy_from_slice(&narrow(r).to_be_bytes());
+    }
+    let tail = chunks.into_remainder();
+    if !tail.is_empty() {
+        (l, r) = enc(l, r);
+        let mut ks = [0u8; 8];
+        ks[..4].copy_from_slice(&narrow(l).to_be_bytes());
+        ks[4..].copy_from_slice(&narrow(r).to_be_bytes());
+        xor_into(tail, &ks);
+    }
 }
 
 /// [`BlockEnc::encrypt8`] for a cipher on big-endian 32-bit halves whose
@@ -126,8 +170,14 @@ pub(crate) fn first_register<const N: usize, C: BlockEnc<N>>(c: &C) -> [u8; N] {
     r
 }
 
-/// CFB-encrypts `buf` in place (the reference, one block after another).
+/// CFB-encrypts `buf` in place ([`BlockEnc::encrypt_cfb`]).
+#[inline]
 pub(crate) fn encrypt<const N: usize, C: BlockEnc<N>>(c: &C, buf: &mut [u8]) {
+    c.encrypt_cfb(buf);
+}
+
+/// CFB-encrypts `buf` in place (the reference, one block after another).
+pub(crate) fn encrypt_serial<const N: usize, C: BlockEnc<N>>(c: &C, buf: &mut [u8]) {
     if buf.is_empty() {
         return;
     }
