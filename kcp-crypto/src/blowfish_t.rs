@@ -3,7 +3,7 @@
 //! round XORs its P-array word into the other half *before* the round
 //! function's result arrives (one XOR on the chain instead of two), and
 //! [`BlockEnc::encrypt8`] (CFB decryption) interleaves four blocks' rounds.
-//! (A sixteen-lane AVX-512 version with `vpgatherdd` was slower on Zen 5:
+//! (A sixteen-lane AVX-512 version with `vpgatherdd` was slower on Zen 4:
 //! 4.8 µs against 3.4 µs per 1500-byte decryption.) The RustCrypto
 //! `blowfish` crate stays the reference in the tests.
 

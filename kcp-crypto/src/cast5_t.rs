@@ -5,7 +5,7 @@
 //! it lacks for CFB is parallelism: its eight-block call runs the blocks
 //! one after another. Here [`BlockEnc::encrypt8`] (CFB decryption)
 //! interleaves four blocks' rounds. (A sixteen-lane AVX-512 version with
-//! `vpgatherdd` was slower on Zen 5.) The crate stays the reference in the
+//! `vpgatherdd` was slower on Zen 4.) The crate stays the reference in the
 //! tests; the S-boxes and key schedule are transcribed from it (MIT/Apache).
 
 use crate::cfb::{BlockEnc, LANES};
