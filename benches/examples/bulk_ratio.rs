@@ -6,8 +6,9 @@
 //! Two columns: "steady" times a pair's second transfer of MB (buffers
 //! allocated, caches and page tables warm: what a long-lived connection
 //! sees), "fresh pair" the first one (every allocation and first-touch page
-//! fault included). A third argument (`core`, `core0`, `c`) runs one
-//! implementation only, for profiling.
+//! fault included). A third argument runs one implementation only, for
+//! profiling: `core`, `core0`, `core-ikcp`, `c-queue`, `c` or `kcp`, with a
+//! `-fresh` suffix for a new pair per round.
 
 use std::time::Instant;
 
@@ -33,11 +34,72 @@ fn cold_and_warm(total: usize, (mut a, mut b): (Box<dyn Arq>, Box<dyn Arq>)) -> 
     (total as f64 / cold / 1e9, total as f64 / warm / 1e9)
 }
 
+type Pair = (Box<dyn Arq>, Box<dyn Arq>);
+
+/// A peer measured: key for the profiling mode, table label, and a maker of
+/// fresh endpoint pairs.
+type Peer = (&'static str, &'static str, Box<dyn Fn() -> Pair>);
+
+fn peers(t: Tuning) -> [Peer; 6] {
+    [
+        (
+            "core",
+            "kcp-core (kcp-go profile)",
+            Box::new(move || {
+                (
+                    Box::new(Core::new(1, Profile::KcpGo, t)),
+                    Box::new(Core::new(1, Profile::KcpGo, t)),
+                )
+            }),
+        ),
+        (
+            "core0",
+            "kcp-core, recv_with (0-copy)",
+            Box::new(move || {
+                (
+                    Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
+                    Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
+                )
+            }),
+        ),
+        (
+            "core-ikcp",
+            "kcp-core (ikcp profile)",
+            Box::new(move || {
+                (
+                    Box::new(Core::new(1, Profile::Ikcp, t)),
+                    Box::new(Core::new(1, Profile::Ikcp, t)),
+                )
+            }),
+        ),
+        (
+            "c-queue",
+            "C ikcp, callback -> queue",
+            Box::new(move || (Box::new(CIkcp::new(1, t)), Box::new(CIkcp::new(1, t)))),
+        ),
+        (
+            "c",
+            "C ikcp, callback -> peer",
+            Box::new(move || {
+                let (mut a, mut b) = (CIkcp::new(1, t), CIkcp::new(1, t));
+                CIkcp::connect_direct(&mut a, &mut b);
+                (Box::new(a), Box::new(b))
+            }),
+        ),
+        (
+            "kcp",
+            "kcp crate 0.6",
+            Box::new(move || (Box::new(KcpCrate::new(1, t)), Box::new(KcpCrate::new(1, t)))),
+        ),
+    ]
+}
+
 fn main() {
     kcp_benches::allocator::keep_heap();
     let mut args = std::env::args().skip(1);
     let mb: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(200);
     let rounds: usize = args.next().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let peers = peers(Tuning::turbo());
     if let Some(only) = args.next() {
         // Profiling aid: run one implementation only, on one pair (or on a
         // fresh pair per round with a `-fresh` suffix).
@@ -45,24 +107,9 @@ fn main() {
             Some(n) => (n, true),
             None => (only.as_str(), false),
         };
-        let t = Tuning::turbo();
-        let mk = || -> (Box<dyn Arq>, Box<dyn Arq>) {
-            match name {
-                "core" => (
-                    Box::new(Core::new(1, Profile::KcpGo, t)),
-                    Box::new(Core::new(1, Profile::KcpGo, t)),
-                ),
-                "c" => {
-                    let (mut a, mut b) = (CIkcp::new(1, t), CIkcp::new(1, t));
-                    CIkcp::connect_direct(&mut a, &mut b);
-                    (Box::new(a), Box::new(b))
-                }
-                "core0" => (
-                    Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
-                    Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
-                ),
-                other => panic!("unknown peer {other}"),
-            }
+        let Some((_, _, mk)) = peers.iter().find(|(key, ..)| *key == name) else {
+            let keys: Vec<&str> = peers.iter().map(|(key, ..)| *key).collect();
+            panic!("unknown peer {name}; one of {keys:?}");
         };
         let msg = vec![0xA5u8; 1376 * 4];
         let (mut a, mut b) = mk();
@@ -81,50 +128,20 @@ fn main() {
         return;
     }
     let total = mb << 20;
-    let t = Tuning::turbo();
-    type Pair = (Box<dyn Arq>, Box<dyn Arq>);
-    let peers: [(&str, &dyn Fn() -> Pair); 6] = [
-        ("kcp-core (kcp-go profile)", &|| {
-            (
-                Box::new(Core::new(1, Profile::KcpGo, t)),
-                Box::new(Core::new(1, Profile::KcpGo, t)),
-            )
-        }),
-        ("kcp-core, recv_with (0-copy)", &|| {
-            (
-                Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
-                Box::new(CoreZeroCopy(Core::new(1, Profile::KcpGo, t))),
-            )
-        }),
-        ("kcp-core (ikcp profile)", &|| {
-            (
-                Box::new(Core::new(1, Profile::Ikcp, t)),
-                Box::new(Core::new(1, Profile::Ikcp, t)),
-            )
-        }),
-        ("C ikcp, callback -> queue", &|| {
-            (Box::new(CIkcp::new(1, t)), Box::new(CIkcp::new(1, t)))
-        }),
-        ("C ikcp, callback -> peer", &|| {
-            let (mut a, mut b) = (CIkcp::new(1, t), CIkcp::new(1, t));
-            CIkcp::connect_direct(&mut a, &mut b);
-            (Box::new(a), Box::new(b))
-        }),
-        ("kcp crate 0.6", &|| {
-            (Box::new(KcpCrate::new(1, t)), Box::new(KcpCrate::new(1, t)))
-        }),
-    ];
     // Interleave peers so machine noise hits all of them alike.
     let mut best = [(0.0f64, 0.0f64); 6];
     for _ in 0..rounds {
-        for (i, (_, mk)) in peers.iter().enumerate() {
+        for (i, (_, _, mk)) in peers.iter().enumerate() {
             let (cold, warm) = cold_and_warm(total, mk());
             best[i] = (best[i].0.max(cold), best[i].1.max(warm));
         }
     }
     // The bar: C ikcp feeding the peer's ikcp_input from its output
     // callback, no copy (the cheapest use of the C API).
-    let c = best[4];
+    let c = best[peers
+        .iter()
+        .position(|(key, ..)| *key == "c")
+        .expect("C peer")];
     println!(
         "one-way bulk transfer in memory, {mb} MiB, nodelay(1,10,2,1), wnd 1024, 5504-byte messages, best of {rounds}"
     );
@@ -132,7 +149,7 @@ fn main() {
         "{:<28} {:>10} {:>8}   {:>10} {:>8}",
         "", "steady", "vs C", "fresh pair", "vs C"
     );
-    for ((name, _), (cold, warm)) in peers.iter().zip(best) {
+    for ((_, name, _), (cold, warm)) in peers.iter().zip(best) {
         println!(
             "{name:<28} {warm:>5.2} GB/s {:>7.2}x   {cold:>5.2} GB/s {:>7.2}x",
             warm / c.1,
