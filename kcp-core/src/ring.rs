@@ -36,10 +36,6 @@ impl<T: Default> Ring<T> {
         (i < self.len).then(|| &mut self.buf[(self.head + i) & mask])
     }
 
-    pub(crate) fn front(&self) -> Option<&T> {
-        self.get(0)
-    }
-
     pub(crate) fn back_mut(&mut self) -> Option<&mut T> {
         let i = self.len.checked_sub(1)?;
         self.get_mut(i)
@@ -132,7 +128,7 @@ mod tests {
             for (i, &x) in model.iter().enumerate() {
                 assert_eq!(r[i][0], x);
             }
-            assert_eq!(r.front().map(|v| v[0]), model.front().copied());
+            assert_eq!(r.get(0).map(|v| v[0]), model.front().copied());
         }
     }
 

@@ -50,8 +50,7 @@ impl TxSeg {
     }
 
     /// Makes this (new or retired) segment a fresh one carrying `payload`,
-    /// reusing its buffer.
-    /// `room` is the payload size the buffer should have room for (the
+    /// reusing its buffer. `room` is the payload size the buffer should have room for (the
     /// MSS: stream mode appends to a queued segment up to it), so a new
     /// buffer is allocated once, at its final size.
     pub(crate) fn reset(&mut self, frg: u8, payload: &[u8], room: usize) {
@@ -176,8 +175,8 @@ impl SendBuffer {
         Some(i)
     }
 
-    /// Removes every segment with `sn < una`; returns how many, recycling
-    /// payloads through `recycle`.
+    /// Removes every segment with `sn < una` (their slots keep the buffers
+    /// for reuse); returns how many.
     pub(crate) fn remove_before(&mut self, una: u32) -> usize {
         // `segs[i].sn == base + i` for every admitted segment.
         let ahead = una.wrapping_sub(self.base) as i32;
@@ -215,16 +214,10 @@ impl SendBuffer {
     /// Drops tombstones at the front (ikcp unlinks acked segments at once,
     /// so its `snd_una` is the first unacknowledged one).
     pub(crate) fn pop_acked_front(&mut self) {
-        while self.admitted > 0 && self.segs.front().is_some_and(|s| s.acked) {
-            self.segs.pop_front_n(1, |_| {});
-            self.admitted -= 1;
-            self.acked -= 1;
-            self.base = self.base.wrapping_add(1);
-        }
-        self.shrink_if_idle();
-        if (self.sent_nxt.wrapping_sub(self.base) as i32) < 0 {
-            self.sent_nxt = self.base;
-        }
+        let run = (0..self.admitted)
+            .take_while(|&i| self.segs[i].acked)
+            .count();
+        self.remove_before(self.base.wrapping_add(run as u32));
     }
 
     /// Index of the first never-sent segment.
