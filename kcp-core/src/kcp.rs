@@ -1062,10 +1062,7 @@ impl Kcp {
                     seg.resendts = now.wrapping_add(seg.rto);
                     self.transmit_segment(i, &h);
                 }
-                let fastack = self.snd.segs[i].fastack;
-                if fastack > 0 && fastack != FASTACK_SENTINEL {
-                    self.snd.list_fast(i);
-                }
+                self.snd.relist_if_fast_candidate(i);
             }
             // Never-sent segments take the first branch above; the bulk of a
             // busy flush, so in a loop of their own.
@@ -1079,10 +1076,7 @@ impl Kcp {
                 seg.rto = rto;
                 seg.resendts = now.wrapping_add(rto);
                 self.transmit_segment(i, &h);
-                let fastack = self.snd.segs[i].fastack;
-                if fastack > 0 && fastack != FASTACK_SENTINEL {
-                    self.snd.list_fast(i);
-                }
+                self.snd.relist_if_fast_candidate(i);
             }
             self.snd.sent_nxt = self.snd.end();
             self.snd.scratch = due;

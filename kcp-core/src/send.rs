@@ -321,6 +321,15 @@ impl SendBuffer {
         self.scratch.dedup();
     }
 
+    /// After a flush visited segment `i` (kcp-go profile): keeps it listed
+    /// while its fast-ack count can still trigger a fast resend.
+    pub(crate) fn relist_if_fast_candidate(&mut self, i: usize) {
+        let fastack = self.segs[i].fastack;
+        if fastack > 0 && fastack != FASTACK_SENTINEL {
+            self.list_fast(i);
+        }
+    }
+
     /// Lists `sn` as a fast-retransmit candidate (idempotent).
     pub(crate) fn list_fast(&mut self, i: usize) {
         let s = &mut self.segs[i];
