@@ -162,6 +162,10 @@ impl BlockEnc<8> for BlowfishT {
     fn encrypt_cfb(&self, buf: &mut [u8]) {
         crate::cfb::encrypt_be_halves(buf, widen, |x| x as u32, |l, r| self.encrypt_wide(l, r));
     }
+
+    fn decrypt_cfb(&self, buf: &mut [u8]) {
+        crate::cfb::decrypt_be_halves::<5>(buf, |l, r| self.encrypt_n::<5>(l, r));
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,17 @@ pub(crate) trait BlockEnc<const N: usize> {
     {
         encrypt_serial(self, buf);
     }
+
+    /// CFB-decrypts a whole buffer in place ([`decrypt`]); the default
+    /// runs [`BlockEnc::encrypt8`] over groups of eight blocks, ciphers on
+    /// 32-bit halves override it with [`decrypt_be_halves`].
+    #[inline]
+    fn decrypt_cfb(&self, buf: &mut [u8])
+    where
+        Self: Sized,
+    {
+        decrypt_by_eights(self, buf);
+    }
 }
 
 /// CFB encryption of `buf` for a cipher on the big-endian 32-bit halves of
@@ -73,6 +84,48 @@ pub(crate) fn encrypt_be_halves<W: Copy + core::ops::BitXor<Output = W>>(
         ks[..4].copy_from_slice(&narrow(l).to_be_bytes());
         ks[4..].copy_from_slice(&narrow(r).to_be_bytes());
         xor_into(tail, &ks);
+    }
+}
+
+/// CFB decryption of `buf` for a cipher on the big-endian 32-bit halves of
+/// 8-byte blocks whose `enc` runs `G` blocks interleaved (given and
+/// returning the left and right halves): the halves are read straight from
+/// the buffer and the keystream is XORed back from registers, with no
+/// block copies in between. Every keystream block depends on ciphertext
+/// only, so a short last group is padded with zeros.
+#[inline(always)]
+pub(crate) fn decrypt_be_halves<const G: usize>(
+    buf: &mut [u8],
+    enc: impl Fn([u32; G], [u32; G]) -> ([u32; G], [u32; G]),
+) {
+    let half = |b: &[u8], at: usize| u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"));
+    let mut prev = (half(&IV, 0), half(&IV, 4));
+    let group = |g: &mut [u8], prev: &mut (u32, u32)| {
+        let mut l = [prev.0; G];
+        let mut r = [prev.1; G];
+        for j in 1..G {
+            l[j] = half(g, 8 * j - 8);
+            r[j] = half(g, 8 * j - 4);
+        }
+        *prev = (half(g, 8 * G - 8), half(g, 8 * G - 4));
+        let (a, b) = enc(l, r);
+        for (j, block) in g.chunks_exact_mut(8).enumerate() {
+            let (lo, hi) = block.split_at_mut(4);
+            lo.copy_from_slice(&(half(lo, 0) ^ a[j]).to_be_bytes());
+            hi.copy_from_slice(&(half(hi, 0) ^ b[j]).to_be_bytes());
+        }
+    };
+    let mut groups = buf.chunks_exact_mut(8 * G);
+    for g in &mut groups {
+        group(g, &mut prev);
+    }
+    let rest = groups.into_remainder();
+    if !rest.is_empty() {
+        let mut tmp = [[0u8; 8]; G];
+        let flat = tmp.as_flattened_mut();
+        flat[..rest.len()].copy_from_slice(rest);
+        group(flat, &mut prev);
+        rest.copy_from_slice(&flat[..rest.len()]);
     }
 }
 
@@ -201,9 +254,15 @@ pub(crate) fn encrypt_serial<const N: usize, C: BlockEnc<N>>(c: &C, buf: &mut [u
     }
 }
 
-/// CFB-decrypts `buf` in place. Every keystream block depends on ciphertext
-/// only, so eight of them are computed at once.
+/// CFB-decrypts `buf` in place ([`BlockEnc::decrypt_cfb`]).
+#[inline]
 pub(crate) fn decrypt<const N: usize, C: BlockEnc<N>>(c: &C, buf: &mut [u8]) {
+    c.decrypt_cfb(buf);
+}
+
+/// CFB decryption through [`BlockEnc::encrypt8`]. Every keystream block
+/// depends on ciphertext only, so eight of them are computed at once.
+pub(crate) fn decrypt_by_eights<const N: usize, C: BlockEnc<N>>(c: &C, buf: &mut [u8]) {
     let mut prev: [u8; N] = core::array::from_fn(|i| IV[i]);
     let mut chunks = buf.chunks_mut(N * LANES);
     for group in &mut chunks {
