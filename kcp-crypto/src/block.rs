@@ -266,6 +266,8 @@ impl BlockCrypt {
             Inner::Xtea(x) if crate::tea::wide::cfb_decrypt_wide(&**x, buf) => return,
             Inner::TripleDes(t) if crate::tdes::wide::cfb_decrypt_wide(t, buf) => return,
             Inner::Sm4(s) if crate::sm4_t::wide::cfb_decrypt_wide(s, buf) => return,
+            Inner::Blowfish(b) if crate::blowfish_t::wide::cfb_decrypt_wide(b, buf) => return,
+            Inner::Cast5(c) if crate::cast5_t::wide::cfb_decrypt_wide(c, buf) => return,
             _ => {}
         }
         with_cfb!(&self.inner, |c| cfb::decrypt(&**c, buf), other => self.stream(other, buf))

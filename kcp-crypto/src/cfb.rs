@@ -98,8 +98,19 @@ pub(crate) fn decrypt_be_halves<const G: usize>(
     buf: &mut [u8],
     enc: impl Fn([u32; G], [u32; G]) -> ([u32; G], [u32; G]),
 ) {
+    decrypt_be_halves_after::<G>(buf, IV[..8].try_into().expect("8 bytes"), enc);
+}
+
+/// [`decrypt_be_halves`] of the part of a buffer that follows the
+/// ciphertext block `prev` (the IV at the start).
+#[inline(always)]
+pub(crate) fn decrypt_be_halves_after<const G: usize>(
+    buf: &mut [u8],
+    prev: [u8; 8],
+    enc: impl Fn([u32; G], [u32; G]) -> ([u32; G], [u32; G]),
+) {
     let half = |b: &[u8], at: usize| u32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"));
-    let mut prev = (half(&IV, 0), half(&IV, 4));
+    let mut prev = (half(&prev, 0), half(&prev, 4));
     let group = |g: &mut [u8], prev: &mut (u32, u32)| {
         let mut l = [prev.0; G];
         let mut r = [prev.1; G];

@@ -43,6 +43,8 @@ mod framing;
 mod gcm_vaes;
 mod kdf;
 mod nonce;
+#[cfg(target_arch = "x86_64")]
+mod planes;
 mod salsa;
 mod simd;
 mod sm4_t;
