@@ -58,22 +58,40 @@ impl Tea {
     }
 }
 
+impl Tea {
+    /// One block as its big-endian halves, the 8 cycles written out (a
+    /// loop's exit branch per block costs a misprediction in the CFB chain).
+    #[inline(always)]
+    fn encrypt_words(&self, mut v0: u32, mut v1: u32) -> (u32, u32) {
+        let [k0, k1, k2, k3] = self.k;
+        macro_rules! cycles {
+            ($($i:literal)*) => {$(
+                let sum = DELTA.wrapping_mul($i);
+                v0 = v0.wrapping_add(
+                    (v1 << 4).wrapping_add(k0) ^ v1.wrapping_add(sum) ^ (v1 >> 5).wrapping_add(k1),
+                );
+                v1 = v1.wrapping_add(
+                    (v0 << 4).wrapping_add(k2) ^ v0.wrapping_add(sum) ^ (v0 >> 5).wrapping_add(k3),
+                );
+            )*};
+        }
+        const _: () = assert!(Tea::ROUNDS == 2 * 8);
+        cycles!(1 2 3 4 5 6 7 8);
+        (v0, v1)
+    }
+}
+
 impl BlockEnc<8> for Tea {
     #[inline]
     fn encrypt(&self, block: &mut [u8; 8]) {
-        let (mut v0, mut v1) = halves(block);
-        let [k0, k1, k2, k3] = self.k;
-        let mut sum = 0u32;
-        for _ in 0..Self::ROUNDS / 2 {
-            sum = sum.wrapping_add(DELTA);
-            v0 = v0.wrapping_add(
-                (v1 << 4).wrapping_add(k0) ^ v1.wrapping_add(sum) ^ (v1 >> 5).wrapping_add(k1),
-            );
-            v1 = v1.wrapping_add(
-                (v0 << 4).wrapping_add(k2) ^ v0.wrapping_add(sum) ^ (v0 >> 5).wrapping_add(k3),
-            );
-        }
+        let (v0, v1) = halves(block);
+        let (v0, v1) = self.encrypt_words(v0, v1);
         store(block, v0, v1);
+    }
+
+    /// The feedback stays in registers between blocks.
+    fn encrypt_cfb(&self, buf: &mut [u8]) {
+        crate::cfb::encrypt_be_halves(buf, |x| x, |x| x, |v0, v1| self.encrypt_words(v0, v1));
     }
 
     /// Eight blocks as eight lanes of one loop, which the compiler turns into
@@ -145,15 +163,35 @@ impl Xtea {
     }
 }
 
+impl Xtea {
+    /// One block as its big-endian halves, the 64 half-rounds written out
+    /// (a loop's exit branch per block costs a misprediction in the CFB chain).
+    #[inline(always)]
+    fn encrypt_words(&self, mut v0: u32, mut v1: u32) -> (u32, u32) {
+        let t = &self.table;
+        macro_rules! rounds {
+            ($($i:literal)*) => {$(
+                v0 = v0.wrapping_add((((v1 << 4) ^ (v1 >> 5)).wrapping_add(v1)) ^ t[2 * $i]);
+                v1 = v1.wrapping_add((((v0 << 4) ^ (v0 >> 5)).wrapping_add(v0)) ^ t[2 * $i + 1]);
+            )*};
+        }
+        rounds!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31);
+        (v0, v1)
+    }
+}
+
 impl BlockEnc<8> for Xtea {
     #[inline]
     fn encrypt(&self, block: &mut [u8; 8]) {
-        let (mut v0, mut v1) = halves(block);
-        for pair in self.table.chunks_exact(2) {
-            v0 = v0.wrapping_add((((v1 << 4) ^ (v1 >> 5)).wrapping_add(v1)) ^ pair[0]);
-            v1 = v1.wrapping_add((((v0 << 4) ^ (v0 >> 5)).wrapping_add(v0)) ^ pair[1]);
-        }
+        let (v0, v1) = halves(block);
+        let (v0, v1) = self.encrypt_words(v0, v1);
         store(block, v0, v1);
+    }
+
+    /// The feedback stays in registers between blocks: the chain is the 64
+    /// half-rounds and one XOR per block.
+    fn encrypt_cfb(&self, buf: &mut [u8]) {
+        crate::cfb::encrypt_be_halves(buf, |x| x, |x| x, |v0, v1| self.encrypt_words(v0, v1));
     }
 
     /// Eight lanes at once, as for [`Tea`].
@@ -208,19 +246,29 @@ pub(crate) mod wide {
         true
     }
 
-    /// A 64-bit block cipher whose rounds run on sixteen blocks at once.
+    /// A 64-bit block cipher whose rounds run on sixteen blocks per register.
     pub(crate) trait Enc16: BlockEnc<8> {
-        /// Encrypts sixteen blocks given as their `v0` and `v1` words.
+        /// Encrypts `16 N` blocks given as their `v0` and `v1` words, the
+        /// `N` register pairs interleaved round by round (one pair alone
+        /// would wait on its 5-cycle round latency).
         ///
         /// # Safety
         /// The CPU must have AVX-512F.
-        unsafe fn encrypt16(&self, v0: __m512i, v1: __m512i) -> (__m512i, __m512i);
+        unsafe fn encrypt16<const N: usize>(
+            &self,
+            v0: [__m512i; N],
+            v1: [__m512i; N],
+        ) -> ([__m512i; N], [__m512i; N]);
     }
 
     impl Enc16 for Tea {
         #[inline]
         #[target_feature(enable = "avx512f")]
-        unsafe fn encrypt16(&self, mut v0: __m512i, mut v1: __m512i) -> (__m512i, __m512i) {
+        unsafe fn encrypt16<const N: usize>(
+            &self,
+            mut v0: [__m512i; N],
+            mut v1: [__m512i; N],
+        ) -> ([__m512i; N], [__m512i; N]) {
             let k = self.k.map(|w| _mm512_set1_epi32(w as i32));
             let f = |x: __m512i, sum: __m512i, ka: __m512i, kb: __m512i| {
                 let a = _mm512_add_epi32(_mm512_slli_epi32::<4>(x), ka);
@@ -232,8 +280,12 @@ pub(crate) mod wide {
             for _ in 0..Tea::ROUNDS / 2 {
                 sum = sum.wrapping_add(DELTA);
                 let s = _mm512_set1_epi32(sum as i32);
-                v0 = _mm512_add_epi32(v0, f(v1, s, k[0], k[1]));
-                v1 = _mm512_add_epi32(v1, f(v0, s, k[2], k[3]));
+                for (a, b) in v0.iter_mut().zip(&v1) {
+                    *a = _mm512_add_epi32(*a, f(*b, s, k[0], k[1]));
+                }
+                for (b, a) in v1.iter_mut().zip(&v0) {
+                    *b = _mm512_add_epi32(*b, f(*a, s, k[2], k[3]));
+                }
             }
             (v0, v1)
         }
@@ -242,18 +294,31 @@ pub(crate) mod wide {
     impl Enc16 for Xtea {
         #[inline]
         #[target_feature(enable = "avx512f")]
-        unsafe fn encrypt16(&self, mut v0: __m512i, mut v1: __m512i) -> (__m512i, __m512i) {
-            let f = |x: __m512i, t: u32| {
+        unsafe fn encrypt16<const N: usize>(
+            &self,
+            mut v0: [__m512i; N],
+            mut v1: [__m512i; N],
+        ) -> ([__m512i; N], [__m512i; N]) {
+            let f = |x: __m512i, t: __m512i| {
                 let m = _mm512_xor_si512(_mm512_slli_epi32::<4>(x), _mm512_srli_epi32::<5>(x));
-                _mm512_xor_si512(_mm512_add_epi32(m, x), _mm512_set1_epi32(t as i32))
+                _mm512_xor_si512(_mm512_add_epi32(m, x), t)
             };
             for pair in self.table.chunks_exact(2) {
-                v0 = _mm512_add_epi32(v0, f(v1, pair[0]));
-                v1 = _mm512_add_epi32(v1, f(v0, pair[1]));
+                let t = _mm512_set1_epi32(pair[0] as i32);
+                for (a, b) in v0.iter_mut().zip(&v1) {
+                    *a = _mm512_add_epi32(*a, f(*b, t));
+                }
+                let t = _mm512_set1_epi32(pair[1] as i32);
+                for (b, a) in v1.iter_mut().zip(&v0) {
+                    *b = _mm512_add_epi32(*b, f(*a, t));
+                }
             }
             (v0, v1)
         }
     }
+
+    /// Register pairs per step: 64 blocks (512 bytes).
+    const PAIRS: usize = 4;
 
     /// # Safety
     /// The CPU must have AVX-512F and AVX-512BW.
@@ -274,31 +339,41 @@ pub(crate) mod wide {
         // The previous ciphertext block sits in the top 64 bits.
         let mut prev = _mm512_set_epi64(iv as i64, 0, 0, 0, 0, 0, 0, 0);
         let step = |g: &mut [u8]| {
-            debug_assert_eq!(g.len(), 128);
-            // SAFETY: `g` is 128 bytes: two unaligned 64-byte loads.
-            let (c0, c1) = unsafe {
-                (
-                    _mm512_loadu_si512(g.as_ptr().cast()),
-                    _mm512_loadu_si512(g.as_ptr().add(64).cast()),
-                )
+            debug_assert_eq!(g.len(), 128 * PAIRS);
+            // SAFETY: `g` is 128 * PAIRS bytes: unaligned 64-byte loads.
+            let ct: [__m512i; 2 * PAIRS] = unsafe {
+                core::array::from_fn(|m| _mm512_loadu_si512(g.as_ptr().add(64 * m).cast()))
             };
             // Cipher inputs: the ciphertext shifted by one block.
-            let i0 = _mm512_shuffle_epi8(_mm512_alignr_epi64::<7>(c0, prev), bswap);
-            let i1 = _mm512_shuffle_epi8(_mm512_alignr_epi64::<7>(c1, c0), bswap);
-            prev = c1;
-            let v0 = _mm512_permutex2var_epi32(i0, even, i1);
-            let v1 = _mm512_permutex2var_epi32(i0, odd, i1);
+            let mut v0 = [_mm512_setzero_si512(); PAIRS];
+            let mut v1 = [_mm512_setzero_si512(); PAIRS];
+            for q in 0..PAIRS {
+                let i0 = _mm512_shuffle_epi8(_mm512_alignr_epi64::<7>(ct[2 * q], prev), bswap);
+                let i1 =
+                    _mm512_shuffle_epi8(_mm512_alignr_epi64::<7>(ct[2 * q + 1], ct[2 * q]), bswap);
+                prev = ct[2 * q + 1];
+                v0[q] = _mm512_permutex2var_epi32(i0, even, i1);
+                v1[q] = _mm512_permutex2var_epi32(i0, odd, i1);
+            }
             // SAFETY: AVX-512F is enabled here, as `encrypt16` requires.
             let (v0, v1) = unsafe { c.encrypt16(v0, v1) };
-            let k0 = _mm512_shuffle_epi8(_mm512_permutex2var_epi32(v0, lo, v1), bswap);
-            let k1 = _mm512_shuffle_epi8(_mm512_permutex2var_epi32(v0, hi, v1), bswap);
-            // SAFETY: as for the loads above.
-            unsafe {
-                _mm512_storeu_si512(g.as_mut_ptr().cast(), _mm512_xor_si512(c0, k0));
-                _mm512_storeu_si512(g.as_mut_ptr().add(64).cast(), _mm512_xor_si512(c1, k1));
+            for q in 0..PAIRS {
+                let k0 = _mm512_shuffle_epi8(_mm512_permutex2var_epi32(v0[q], lo, v1[q]), bswap);
+                let k1 = _mm512_shuffle_epi8(_mm512_permutex2var_epi32(v0[q], hi, v1[q]), bswap);
+                // SAFETY: as for the loads above.
+                unsafe {
+                    _mm512_storeu_si512(
+                        g.as_mut_ptr().add(128 * q).cast(),
+                        _mm512_xor_si512(ct[2 * q], k0),
+                    );
+                    _mm512_storeu_si512(
+                        g.as_mut_ptr().add(128 * q + 64).cast(),
+                        _mm512_xor_si512(ct[2 * q + 1], k1),
+                    );
+                }
             }
         };
-        crate::cfb::for_each_group_padded::<128>(buf, step);
+        crate::cfb::for_each_group_padded::<{ 128 * PAIRS }>(buf, step);
     }
 }
 
