@@ -3,8 +3,10 @@
 //!
 //! The RustCrypto `cast5` crate's round code is already table-driven; what
 //! it lacks for CFB is parallelism: its eight-block call runs the blocks
-//! one after another. Here CFB decryption interleaves five blocks' rounds
-//! ([`Cast5T::encrypt_lanes`], four for [`BlockEnc::encrypt8`]), and the
+//! one after another. Here CFB decryption runs 64 blocks per step on
+//! AVX-512 VBMI byte planes ([`wide`]) or interleaves five blocks' rounds
+//! on scalar lanes ([`Cast5T::encrypt_lanes`], four for
+//! [`BlockEnc::encrypt8`]), and the
 //! serial CFB encryption chain ([`Cast5T::encrypt_serial`]) rotates the
 //! S-box input once per byte so that every load is one `and` away and uses
 //! `[base + offset]` addressing (one cycle less on Zen 4 than a scaled
