@@ -8,9 +8,11 @@ use kcp_crypto::{Crypt, CryptName};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
-const NAMES: [CryptName; 6] = [
+const NAMES: [CryptName; 8] = [
     CryptName::Aes128,
     CryptName::Blowfish,
+    CryptName::Cast5,
+    CryptName::Xtea,
     CryptName::Salsa20,
     CryptName::Xor,
     CryptName::Aes128Gcm,
