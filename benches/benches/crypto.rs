@@ -3,6 +3,7 @@
 //! * `aes128` … `none`: one encrypt plus one decrypt of a 1500-byte buffer
 //!   (3000 bytes counted per iteration);
 //! * `crc32`: CRC-32/IEEE of 1024 bytes;
+//! * `csprng_nonce`: one 16-byte nonce (kcp-go's `CsprngAES128`);
 //! * `cfb_aes_128_crc32`: nonce + CRC-32 + AES-128-CFB seal of one 1400-byte datagram;
 //! * `aead_aes_128_gcm`: AES-128-GCM seal of one 1400-byte datagram;
 //! * `*_batch`: the same seal (or open) over 64 datagrams per call
@@ -46,6 +47,19 @@ fn block_ciphers(c: &mut Criterion) {
         });
         g.finish();
     }
+}
+
+/// kcp-go's `CsprngAES128` shape: one 16-byte nonce from the generator
+/// `seal` draws from.
+fn nonce(c: &mut Criterion) {
+    let mut crypt = Crypt::new(CryptName::Aes128, &key()).unwrap();
+    let mut g = c.benchmark_group("csprng_nonce");
+    g.throughput(Throughput::Bytes(16));
+    let mut n = [0u8; 16];
+    g.bench_function("kcp-rs", |b| {
+        b.iter(|| crypt.fill_nonce_for_benches(black_box(&mut n)))
+    });
+    g.finish();
 }
 
 fn crc32(c: &mut Criterion) {
@@ -112,5 +126,5 @@ fn sessions(c: &mut Criterion) {
     open_batch(c, "aead_aes_128_gcm_open_batch", CryptName::Aes128Gcm);
 }
 
-criterion_group!(benches, block_ciphers, crc32, sessions);
+criterion_group!(benches, block_ciphers, crc32, nonce, sessions);
 criterion_main!(benches);

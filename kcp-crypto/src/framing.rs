@@ -117,6 +117,13 @@ impl Crypt {
         self.rng = NonceRng::from_seed(seed);
     }
 
+    /// Draws `out.len()` (at most 16) bytes from the nonce generator, as
+    /// `seal` does: kcp-go's `CsprngAES128` benchmark shape. Benchmarks only.
+    #[doc(hidden)]
+    pub fn fill_nonce_for_benches(&mut self, out: &mut [u8]) {
+        self.rng.fill(out);
+    }
+
     /// Head room `seal` needs in front of the payload: 20, 12 or 0.
     pub fn header_len(&self) -> usize {
         match self.layer {
