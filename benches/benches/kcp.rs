@@ -126,6 +126,18 @@ fn bulk_sim(c: &mut Criterion) {
                 )
             })
         });
+        g.bench_function("kcp-core_ikcp", |b| {
+            b.iter(|| {
+                run(
+                    Core::new(1, Profile::Ikcp, t),
+                    Core::new(1, Profile::Ikcp, t),
+                    &link,
+                    total,
+                    &msg,
+                    wnd,
+                )
+            })
+        });
         g.bench_function("c_ikcp", |b| {
             b.iter(|| run(CIkcp::new(1, t), CIkcp::new(1, t), &link, total, &msg, wnd))
         });
