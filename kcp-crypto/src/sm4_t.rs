@@ -161,35 +161,19 @@ pub(crate) mod wide {
 
     use super::{SBOX, Sm4T};
     use core::arch::x86_64::*;
-    use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
     #[repr(C, align(64))]
     struct Aligned([u8; 256]);
 
     static SBOX64: Aligned = Aligned(SBOX);
 
-    static AVAILABLE: AtomicU8 = AtomicU8::new(0);
-
-    fn available() -> bool {
-        match AVAILABLE.load(Relaxed) {
-            0 => {
-                let yes = std::is_x86_feature_detected!("avx512f")
-                    && std::is_x86_feature_detected!("avx512bw")
-                    && std::is_x86_feature_detected!("avx512vbmi");
-                AVAILABLE.store(1 + u8::from(yes), Relaxed);
-                yes
-            }
-            v => v == 2,
-        }
-    }
-
     /// kcp-go's CFB decryption of `buf` (as `cfb::decrypt`); `false` when
     /// the CPU lacks AVX-512 VBMI (the caller then runs the portable path).
     pub(crate) fn cfb_decrypt_wide(c: &Sm4T, buf: &mut [u8]) -> bool {
-        if !available() {
+        if !crate::planes::available() {
             return false;
         }
-        // SAFETY: `available` checked AVX-512F, AVX-512BW and AVX-512VBMI.
+        // SAFETY: `planes::available` checked AVX-512F, AVX-512BW and AVX-512VBMI.
         unsafe { cfb_decrypt(c, buf) };
         true
     }
