@@ -438,13 +438,7 @@ impl Decoder {
                 first
             }
         };
-        let horizon = MAX_SHARD_SETS * self.shard_count as u32;
-        for g in self.groups.iter_mut().filter(|g| g.live) {
-            let behind = newest.wrapping_sub(g.first) as i32;
-            if behind < 0 || behind as u32 > horizon {
-                g.live = false;
-            }
-        }
+        self.drop_stale(newest);
         if self.groups[slot].live {
             self.stale_run = 0;
             return;
@@ -454,10 +448,25 @@ impl Decoder {
         if self.stale_run >= RESYNC_GROUPS * self.shard_count {
             // The newest group is not where the stream is: follow the
             // stream, keeping the group this shard landed in.
+            // Groups out of range of the new newest go now, so at most 4
+            // stay and the next group always finds a free slot.
             self.newest = Some(first);
+            self.drop_stale(first);
             self.groups[slot].live = true;
             self.stale_run = 0;
             self.stats.resyncs += 1;
+        }
+    }
+
+    /// Drops groups ahead of `newest` or more than `MAX_SHARD_SETS` groups
+    /// behind it.
+    fn drop_stale(&mut self, newest: u32) {
+        let horizon = MAX_SHARD_SETS * self.shard_count as u32;
+        for g in self.groups.iter_mut().filter(|g| g.live) {
+            let behind = newest.wrapping_sub(g.first) as i32;
+            if behind < 0 || behind as u32 > horizon {
+                g.live = false;
+            }
         }
     }
 
