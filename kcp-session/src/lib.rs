@@ -73,6 +73,7 @@ pub mod net;
 mod rate;
 #[cfg(feature = "sim")]
 mod sim;
+pub mod smux;
 mod stats;
 mod timer;
 mod tx_queue;
