@@ -9,6 +9,8 @@
 //!   [`Mux::poll_output`], keepalive through [`Mux::poll_timeout`] /
 //!   [`Mux::handle_timeout`], streams opened, accepted, written, read and
 //!   closed by id.
+//! - [`snappy`] (feature `snappy`): kcptun's compression layer, snappy
+//!   framing as a byte-stream transform between the mux and the transport.
 //!
 //! Wire behaviour follows smux v1.5.52 as kcptun vendors it: client ids
 //! odd from 3, server ids even from 2; PSH frames of at most
@@ -17,6 +19,8 @@
 //! receive budget that stops reading the transport when spent.
 
 pub mod frame;
+#[cfg(feature = "snappy")]
+pub mod snappy;
 
 mod config;
 mod error;
