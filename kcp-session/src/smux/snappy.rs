@@ -202,11 +202,11 @@ impl SnappyDecoder {
                 continue;
             }
             let body = chunk_len(&self.partial);
-            if self.partial.len() == 4 {
-                if let Err(e) = self.check_header(body) {
-                    self.error = Some(e);
-                    return Err(e);
-                }
+            if self.partial.len() == 4
+                && let Err(e) = self.check_header(body)
+            {
+                self.error = Some(e);
+                return Err(e);
             }
             if self.partial.len() == 4 + body {
                 let chunk = core::mem::take(&mut self.partial);
