@@ -7,6 +7,9 @@
 //! group: recovery must resume once the decoder has re-tuned back. The test
 //! profile has overflow checks on.
 
+mod common;
+
+use common::honest_stream;
 use kcp_fec::{
     Decoded, Decoder, Encoder, FecConfig, FecError, MIN_DATAGRAM, MTU_LIMIT, TYPE_DATA, TYPE_OOB,
     TYPE_PARITY, paws,
@@ -133,66 +136,6 @@ fn feed_run(dec: &mut Decoder, r: &Run) {
     }
 }
 
-/// Sends `groups` whole groups of an honest `(d, p)` stream from seqid
-/// `start`, dropping data shard `lose(group)` if any. With `check`, every
-/// rebuilt payload must be the one sent at its index (without: FEC has no
-/// integrity, so a group that forged shards already occupy rebuilds
-/// garbage, which KCP or the crypt layer rejects). Returns (lost, lost
-/// shards rebuilt).
-fn honest(
-    dec: &mut Decoder,
-    (d, p): (usize, usize),
-    start: u32,
-    groups: usize,
-    check: bool,
-    lose: impl Fn(usize) -> Option<usize>,
-) -> (usize, usize) {
-    let mut enc = Encoder::new(&FecConfig::new(d, p)).unwrap();
-    enc.set_next_seqid(start);
-    let (mut lost, mut rebuilt) = (0, 0);
-    for g in 0..groups {
-        let mut bodies = Vec::new();
-        let mut missing = vec![false; d];
-        for i in 0..d {
-            let body: Vec<u8> = (0..16 + (g * 7 + i) % 40)
-                .map(|k| (g * 13 + i * 5 + k) as u8)
-                .collect();
-            let mut dgram = vec![0u8; 8];
-            dgram.extend_from_slice(&body);
-            bodies.push(body);
-            let parity: Vec<Vec<u8>> = enc
-                .encode(&mut dgram, 0)
-                .unwrap()
-                .iter()
-                .map(<[u8]>::to_vec)
-                .collect();
-            let mut feed = |pkt: &[u8], missing: &mut [bool]| {
-                let out = dec.input(pkt).unwrap();
-                for r in out.recovered() {
-                    if check {
-                        assert_eq!(r.payload, bodies[r.index], "group {g}, shard {}", r.index);
-                    }
-                    // Unchecked, the decoder may still run another layout.
-                    if missing.get_mut(r.index).is_some_and(std::mem::take) {
-                        rebuilt += 1;
-                    }
-                }
-                assert!(dec.group_count() <= 4);
-            };
-            if lose(g) == Some(i) {
-                lost += 1;
-                missing[i] = true;
-            } else {
-                feed(&dgram, &mut missing);
-            }
-            for par in &parity {
-                feed(par, &mut missing);
-            }
-        }
-    }
-    (lost, rebuilt)
-}
-
 /// A group-aligned honest start seqid near the interesting places.
 fn honest_start() -> impl Strategy<Value = u32> {
     let p = paws(10, 3);
@@ -282,12 +225,12 @@ proptest! {
         // kcp-go), then it re-tunes to 10/3 if the decoder is elsewhere;
         // after that a newest group forged far ahead may still need two
         // groups' worth of stale shards to be re-based.
-        let (lost, _) = honest(&mut dec, (10, 3), start, 26, false, |_| None);
+        let (lost, _) = honest_stream(&mut dec, (10, 3), start, 26, false, |_, _| false);
         prop_assert_eq!(lost, 0);
         prop_assert_eq!(dec.layout(), (10, 3));
         let before = dec.stats().recovered;
         let next = (start as u64 + 26 * 13) % paws(10, 3) as u64;
-        let (lost, rebuilt) = honest(&mut dec, (10, 3), next as u32, 20, true, |g| Some(g % 10));
+        let (lost, rebuilt) = honest_stream(&mut dec, (10, 3), next as u32, 20, true, |g, i| i == g % 10);
         prop_assert_eq!(lost, 20);
         prop_assert_eq!(rebuilt, 20, "stats {:?}", dec.stats());
         prop_assert!(dec.stats().recovered - before >= 20);
@@ -358,7 +301,7 @@ fn resync_far_from_forged_groups_keeps_four_slots_and_recovers() {
     );
     let start = 0x8000_0029; // 165_191_053 * 13
     assert_eq!(start % 13, 0);
-    let (lost, _) = honest(&mut dec, (10, 3), start, 2, false, |_| None);
+    let (lost, _) = honest_stream(&mut dec, (10, 3), start, 2, false, |_, _| false);
     assert_eq!(lost, 0);
     assert_eq!(dec.stats().resyncs, 1);
     assert!(
@@ -366,7 +309,8 @@ fn resync_far_from_forged_groups_keeps_four_slots_and_recovers() {
         "{} groups after the re-base",
         dec.group_count()
     );
-    let (lost, rebuilt) = honest(&mut dec, (10, 3), start + 26, 20, true, |g| Some(g % 10));
+    let (lost, rebuilt) =
+        honest_stream(&mut dec, (10, 3), start + 26, 20, true, |g, i| i == g % 10);
     assert_eq!((lost, rebuilt), (20, 20), "{:?}", dec.stats());
 }
 
@@ -386,9 +330,10 @@ fn resync_across_the_wrap_keeps_four_slots_and_recovers() {
         },
     );
     let start = paws(10, 3) - 26;
-    let (lost, _) = honest(&mut dec, (10, 3), start, 21, false, |_| None);
+    let (lost, _) = honest_stream(&mut dec, (10, 3), start, 21, false, |_, _| false);
     assert_eq!(lost, 0);
     let next = (u64::from(start) + 21 * 13) % u64::from(paws(10, 3));
-    let (lost, rebuilt) = honest(&mut dec, (10, 3), next as u32, 20, true, |g| Some(g % 10));
+    let (lost, rebuilt) =
+        honest_stream(&mut dec, (10, 3), next as u32, 20, true, |g, i| i == g % 10);
     assert_eq!((lost, rebuilt), (20, 20), "{:?}", dec.stats());
 }

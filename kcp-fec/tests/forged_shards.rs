@@ -2,7 +2,10 @@
 //! (issue 16): never a panic (this test profile has overflow checks on),
 //! and FEC recovery of an honest stream resumes afterwards.
 
-use kcp_fec::{Decoded, Decoder, Encoder, FecConfig, paws};
+mod common;
+
+use common::honest_stream;
+use kcp_fec::{Decoded, Decoder, FecConfig, paws};
 
 /// The `fec_decode` fuzz target's framing: `[d, p]` picks the decoder's
 /// layout, then `[len u16 LE][bytes]` records (a short tail is one more).
@@ -34,60 +37,6 @@ fn replay_fuzz_input(input: &[u8]) -> Decoder {
 /// by 13 and overflowed.
 const ISSUE_16_FEC_DECODE: &str = "00000c0001ffff7ff2000600000000000c0002ffff7ff2000600000000000c0003ffff7ff2000600000000000c0004ffff7ff1000600000000000c0005ffff7ff1000600000000000c0006ffff7ff1000600000000000c0007ffff7ff1000600000000000c0008ffff7ff1000600000000000c0009ffff7ff1000600000000000c000affff7ff1000600000000000c000bffff7ff1000600000000000c000cffff7ff1000600000000000c000dffff7ff1000600000000000c000effff7ff2000600000000000c000fffff7ff2000600000000000c0010ffff7ff2000600000000000c0011ffff7ff1000600000000000c0012ffff7ff100060000000000";
 
-/// Sends `groups` whole groups of an honest `(d, p)` stream from seqid
-/// `start` into `dec`, dropping the data shards `lose(group, index)` picks.
-/// Every rebuilt payload must equal the one sent at its index (a decoder
-/// may also rebuild a shard that arrived while its group was being dropped:
-/// KCP discards such repeats). Returns (lost, lost shards rebuilt).
-fn honest_stream(
-    dec: &mut Decoder,
-    (d, p): (usize, usize),
-    start: u32,
-    groups: usize,
-    lose: impl Fn(usize, usize) -> bool,
-) -> (usize, usize) {
-    let mut enc = Encoder::new(&FecConfig::new(d, p)).unwrap();
-    enc.set_next_seqid(start);
-    let (mut lost, mut rebuilt) = (0, 0);
-    for g in 0..groups {
-        let mut bodies: Vec<Vec<u8>> = Vec::new();
-        let mut missing = vec![false; d];
-        for i in 0..d {
-            let body: Vec<u8> = (0..20 + (g * 7 + i) % 50)
-                .map(|k| (g * 31 + i * 7 + k) as u8)
-                .collect();
-            let mut dgram = vec![0u8; 8];
-            dgram.extend_from_slice(&body);
-            bodies.push(body);
-            let parity: Vec<Vec<u8>> = enc
-                .encode(&mut dgram, 0)
-                .unwrap()
-                .iter()
-                .map(<[u8]>::to_vec)
-                .collect();
-            let mut feed = |pkt: &[u8], missing: &mut Vec<bool>| {
-                let out = dec.input(pkt).unwrap();
-                for r in out.recovered() {
-                    assert_eq!(r.payload, bodies[r.index], "group {g}, shard {}", r.index);
-                    if std::mem::take(&mut missing[r.index]) {
-                        rebuilt += 1;
-                    }
-                }
-            };
-            if lose(g, i) {
-                lost += 1;
-                missing[i] = true;
-            } else {
-                feed(&dgram, &mut missing);
-            }
-            for par in &parity {
-                feed(par, &mut missing);
-            }
-        }
-    }
-    (lost, rebuilt)
-}
-
 fn one_lost_per_group(_: usize, i: usize) -> bool {
     i == 3
 }
@@ -103,7 +52,7 @@ fn issue_16_reproducer_retunes_without_overflow() {
     // honest 10/3 stream from seqid 0 is stale against it until two groups'
     // worth of shards re-base the newest group; from then on every lost
     // shard is rebuilt.
-    let (lost, rebuilt) = honest_stream(&mut dec, (10, 3), 0, 20, one_lost_per_group);
+    let (lost, rebuilt) = honest_stream(&mut dec, (10, 3), 0, 20, true, one_lost_per_group);
     assert_eq!(lost, 20);
     assert!(rebuilt >= 18, "only {rebuilt} of 20 lost shards rebuilt");
     assert_eq!(dec.stats().resyncs, 1);
@@ -112,7 +61,7 @@ fn issue_16_reproducer_retunes_without_overflow() {
 #[test]
 fn fresh_decoder_recovers_every_lost_shard() {
     let mut dec = Decoder::new(&FecConfig::new(10, 3)).unwrap();
-    let (lost, rebuilt) = honest_stream(&mut dec, (10, 3), 0, 20, one_lost_per_group);
+    let (lost, rebuilt) = honest_stream(&mut dec, (10, 3), 0, 20, true, one_lost_per_group);
     assert_eq!((lost, rebuilt), (20, 20));
     let st = dec.stats();
     assert_eq!(st.recovered, 20);
@@ -132,7 +81,7 @@ fn recovery_resumes_after_forged_far_ahead_shards() {
         let _ = dec.input(&pkt[2..]);
     }
     assert_eq!(dec.layout(), (10, 3));
-    let (lost, rebuilt) = honest_stream(&mut dec, (10, 3), 0, 20, one_lost_per_group);
+    let (lost, rebuilt) = honest_stream(&mut dec, (10, 3), 0, 20, true, one_lost_per_group);
     assert_eq!(lost, 20);
     assert!(rebuilt >= 18, "only {rebuilt} of 20 lost shards rebuilt");
     let st = dec.stats();
@@ -151,7 +100,14 @@ fn recovery_resumes_after_forged_far_ahead_shards() {
 fn layout_change_near_the_seqid_wrap() {
     let mut dec = Decoder::new(&FecConfig::new(10, 3)).unwrap();
     let wrap = paws(10, 3);
-    let (lost, rebuilt) = honest_stream(&mut dec, (10, 3), wrap - 5 * 13, 10, one_lost_per_group);
+    let (lost, rebuilt) = honest_stream(
+        &mut dec,
+        (10, 3),
+        wrap - 5 * 13,
+        10,
+        true,
+        one_lost_per_group,
+    );
     assert_eq!((lost, rebuilt), (10, 10), "recovery across the wrap");
 
     // The peer switches to 4/2, its seqids crossing the wrap again. Its
@@ -159,11 +115,11 @@ fn layout_change_near_the_seqid_wrap() {
     // its 258 samples, so the re-tune waits until the 10/3 samples (with
     // their gaps) have left them, as in kcp-go. Meanwhile shards are skipped.
     let start = paws(4, 2) - 30 * 6;
-    let (lost, _) = honest_stream(&mut dec, (4, 2), start, 50, |_, _| false);
+    let (lost, _) = honest_stream(&mut dec, (4, 2), start, 50, true, |_, _| false);
     assert_eq!(lost, 0);
     assert_eq!(dec.layout(), (4, 2));
     assert_eq!(dec.stats().retunes, 1);
-    let (lost, rebuilt) = honest_stream(&mut dec, (4, 2), 20 * 6, 16, |_, i| i == 1);
+    let (lost, rebuilt) = honest_stream(&mut dec, (4, 2), 20 * 6, 16, true, |_, i| i == 1);
     assert_eq!(
         (lost, rebuilt),
         (16, 16),
@@ -199,8 +155,9 @@ fn forged_bases_near_boundaries_never_stop_recovery() {
                 assert!(dec.group_count() <= 4);
             }
             // 3 whole groups let autotune settle on 10/3, then losses.
-            honest_stream(&mut dec, (10, 3), 0, 3, |_, _| false);
-            let (lost, rebuilt) = honest_stream(&mut dec, (10, 3), 39, 20, one_lost_per_group);
+            honest_stream(&mut dec, (10, 3), 0, 3, true, |_, _| false);
+            let (lost, rebuilt) =
+                honest_stream(&mut dec, (10, 3), 39, 20, true, one_lost_per_group);
             assert_eq!(dec.layout(), (10, 3), "base {base:#x}, layout {layout:?}");
             assert_eq!(lost, 20);
             assert!(
