@@ -27,7 +27,7 @@
 //! [`IoMode::Portable`] uses one
 //! `recv_from`/`send_to` per datagram. Both are tested.
 
-mod clock;
+pub(crate) mod clock;
 mod listener;
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]

@@ -9,6 +9,9 @@
 //!   [`Mux::poll_output`], keepalive through [`Mux::poll_timeout`] /
 //!   [`Mux::handle_timeout`], streams opened, accepted, written, read and
 //!   closed by id.
+//! - [`net`]: the blocking std driver, an [`net::SmuxSession`] over a
+//!   [`KcpStream`](crate::net::KcpStream), a TCP socket or any reader/writer
+//!   pair, with [`net::SmuxStream`]s that are `Read + Write`.
 //! - [`snappy`] (feature `snappy`): kcptun's compression layer, snappy
 //!   framing as a byte-stream transform between the mux and the transport.
 //!
@@ -19,6 +22,7 @@
 //! receive budget that stops reading the transport when spent.
 
 pub mod frame;
+pub mod net;
 #[cfg(feature = "snappy")]
 pub mod snappy;
 
