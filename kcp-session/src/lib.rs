@@ -16,7 +16,8 @@
 //! backlog, and schedules all sessions' timers on one heap.
 //!
 //! The [`net`] module is the blocking std adapter ([`net::KcpListener`],
-//! [`net::KcpStream`]); everything else is sans-IO.
+//! [`net::KcpStream`]); with the `tokio` feature, `tokio` is the async
+//! adapter (a driver task per socket); everything else is sans-IO.
 //!
 //! Nothing outside [`net`] reads a clock, touches a socket or spawns a thread: time is
 //! a [`Timestamp`] argument everywhere. An I/O adapter (next to this crate)
@@ -75,6 +76,8 @@ mod rate;
 mod sim;
 mod stats;
 mod timer;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod tx_queue;
 
 pub use config::{CryptConfig, Mode, SessionConfig};

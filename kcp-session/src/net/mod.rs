@@ -27,15 +27,15 @@
 //! [`IoMode::Portable`] uses one
 //! `recv_from`/`send_to` per datagram. Both are tested.
 
-mod clock;
+pub(crate) mod clock;
 mod listener;
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod mmsg;
 mod reactor;
-mod session;
+pub(crate) mod session;
 mod stream;
-mod udp_batch;
+pub(crate) mod udp_batch;
 
 use std::time::Duration;
 
