@@ -236,6 +236,20 @@ impl KcpListener {
     ///
     /// Cancellation safe: dropped before it completes, nothing was bound
     /// (the only wait is the address lookup).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, NetConfig};
+    /// // kcptun's server preset, with a bigger accept backlog.
+    /// let cfg = NetConfig::from(SessionConfig::kcptun_server()).with_accept_backlog(1024);
+    /// let l = KcpListener::bind("127.0.0.1:0", cfg).await?;
+    /// assert_ne!(l.local_addr().port(), 0);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn bind(
         addr: impl tokio::net::ToSocketAddrs,
         config: impl Into<NetConfig>,
@@ -268,6 +282,18 @@ impl KcpListener {
     }
 
     /// The bound address.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::KcpListener;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// assert!(l.local_addr().ip().is_loopback());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local
     }
@@ -278,12 +304,47 @@ impl KcpListener {
     /// poll that returns it, so dropping the future (in `select!`, under a
     /// timeout) loses no peer; the next call returns it. Several tasks may
     /// wait at once.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use std::time::Duration;
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// // Nobody yet: the timed-out accept is dropped, and loses nothing.
+    /// assert!(tokio::time::timeout(Duration::from_millis(10), l.accept()).await.is_err());
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// c.write_all(b"hi").await?; // KCP has no handshake: data opens the session
+    /// let (s, peer) = l.accept().await?;
+    /// assert_eq!((s.conv(), peer.port()), (c.conv(), c.local_addr().port()));
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn accept(&self) -> io::Result<(KcpStream, SocketAddr)> {
         poll_fn(|cx| self.poll_accept(cx)).await
     }
 
     /// Polls for the next new peer's session (what [`accept`](Self::accept)
     /// awaits).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// c.write_all(b"hi").await?;
+    /// let (s, _) = std::future::poll_fn(|cx| l.poll_accept(cx)).await?;
+    /// assert_eq!(s.conv(), c.conv());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(KcpStream, SocketAddr)>> {
         let mut g = match self.shared.lock() {
             Ok(g) => g,
@@ -317,6 +378,24 @@ impl KcpListener {
     /// Datagram accounting (every datagram read is delivered or dropped
     /// for a counted reason), kcp-go's SNMP sum over all sessions, and the
     /// socket counters.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// c.write_all(b"hi").await?;
+    /// let _s = l.accept().await?;
+    /// let st = l.stats();
+    /// assert_eq!((st.endpoint.sessions_created, st.sessions, st.backlog), (1, 1, 0));
+    /// assert_eq!(st.endpoint.received, st.endpoint.delivered + st.endpoint.total_dropped());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stats(&self) -> ListenerStats {
         let io = self.shared.counters.snapshot();
         match self.shared.lock() {

@@ -407,7 +407,7 @@ impl Drop for Inner {
 /// writer for two tasks.
 ///
 /// **Closing.** KCP has no FIN: the peer is never told that a session
-/// ended. [`shutdown`](tokio::io::AsyncWriteExt::shutdown) stops writing
+/// ended. [`poll_shutdown`](AsyncWrite::poll_shutdown) (`AsyncWriteExt::shutdown`) stops writing
 /// and waits until everything written is acknowledged (`Ok`) or
 /// [`NetConfig::linger`] passed (`TimedOut`); reading goes on.
 /// [`close`](Self::close) is the std adapter's `close`: no more reads or
@@ -470,6 +470,28 @@ impl KcpStream {
     ///
     /// Cancellation safe: dropped before it completes, nothing was bound
     /// (the only wait is the address lookup).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use kcp_session::CryptConfig;
+    /// use kcp_session::tokio::NetConfig;
+    /// use kcp_crypto::CryptName;
+    /// use std::time::Duration;
+    /// // kcptun's `--crypt aes --key secret --mode fast3 --ds 10 --ps 3`:
+    /// let cfg = SessionConfig::fast3()
+    ///     .with_crypt(CryptConfig::from_passphrase(CryptName::Aes, "secret"))
+    ///     .with_fec(10, 3);
+    /// let l = KcpListener::bind("127.0.0.1:0", cfg.clone()).await?;
+    /// let net = NetConfig::from(cfg).with_idle_timeout(Duration::from_secs(30));
+    /// let c = KcpStream::connect(l.local_addr(), net).await?;
+    /// assert_eq!(c.peer_addr(), l.local_addr());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn connect(
         addr: impl tokio::net::ToSocketAddrs,
         config: impl Into<NetConfig>,
@@ -482,6 +504,19 @@ impl KcpStream {
     /// [`connect`](Self::connect) with a chosen conv.
     ///
     /// Cancellation safe, as [`connect`](Self::connect).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect_with_conv(l.local_addr(), 0x1122_3344, SessionConfig::fast3()).await?;
+    /// assert_eq!(c.conv(), 0x1122_3344);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn connect_with_conv(
         addr: impl tokio::net::ToSocketAddrs,
         conv: u32,
@@ -540,26 +575,110 @@ impl KcpStream {
     }
 
     /// The conversation id.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// c.write_all(b"hi").await?;
+    /// let (s, peer) = l.accept().await?;
+    /// assert_eq!(s.conv(), c.conv());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn conv(&self) -> u32 {
         self.inner.conv
     }
 
     /// The peer's address.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// c.write_all(b"hi").await?;
+    /// let (s, peer) = l.accept().await?;
+    /// assert_eq!(s.peer_addr(), peer);
+    /// assert_eq!(c.peer_addr(), l.local_addr());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> SocketAddr {
         self.inner.peer
     }
 
     /// The local socket's address (the listener's for accepted streams).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// c.write_all(b"hi").await?;
+    /// let (s, peer) = l.accept().await?;
+    /// assert_eq!(s.local_addr(), l.local_addr());
+    /// assert_eq!(c.local_addr().port(), peer.port());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr()
     }
 
     /// The session's kcp-go SNMP counters (zero once released).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// c.write_all(b"hi").await?;
+    /// let (s, peer) = l.accept().await?;
+    /// assert_eq!(c.stats().bytes_sent, 2);
+    /// assert_eq!(c.stats().active_opens, 1);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.inner.stats()
     }
 
     /// Socket counters: this stream's own socket, or the listener's.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// c.write_all(b"hi").await?;
+    /// let (s, peer) = l.accept().await?;
+    /// assert!(c.io_stats().datagrams_out >= 1);
+    /// assert_eq!(s.io_stats(), l.stats().io);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn io_stats(&self) -> IoStats {
         self.inner.io_stats()
     }
@@ -573,6 +692,25 @@ impl KcpStream {
     ///
     /// Cancellation safe: a message is taken only in the poll that
     /// returns it.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// let mut cfg = SessionConfig::fast3();
+    /// cfg.stream = false; // message mode (kcp-go's default)
+    /// let l = KcpListener::bind("127.0.0.1:0", cfg.clone()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), cfg).await?;
+    /// c.send_msg(b"one").await?;
+    /// c.send_msg(b"two").await?;
+    /// let (mut s, _) = l.accept().await?;
+    /// assert_eq!(&s.recv_msg().await?[..], b"one");
+    /// assert_eq!(&s.recv_msg().await?[..], b"two");
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv_msg(&mut self) -> io::Result<Bytes> {
         poll_fn(|cx| self.inner.poll_recv_msg(cx)).await
     }
@@ -584,6 +722,21 @@ impl KcpStream {
     ///
     /// Cancellation safe: either all of `msg` was queued (the future
     /// returned) or none of it.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// c.send_msg(&[7u8; 1000]).await?;
+    /// let (mut s, _) = l.accept().await?;
+    /// assert_eq!(s.recv_msg().await?.len(), 1000);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn send_msg(&mut self, msg: &[u8]) -> io::Result<()> {
         poll_fn(|cx| self.inner.poll_send_msg(cx, msg)).await
     }
@@ -591,6 +744,23 @@ impl KcpStream {
     /// Sends an out-of-band datagram (kcp-go `SendOOB`): needs FEC, at
     /// most [`oob_max_size`](Self::oob_max_size) bytes, never
     /// retransmitted, dropped if the output queue is full. Never waits.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// let cfg = SessionConfig::fast3().with_fec(10, 3); // OOB needs FEC
+    /// let l = KcpListener::bind("127.0.0.1:0", cfg.clone()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), cfg).await?;
+    /// c.send_msg(b"hello").await?; // KCP data opens the session
+    /// let (mut s, _) = l.accept().await?;
+    /// c.send_oob(b"unreliable")?;
+    /// assert_eq!(&s.recv_oob().await?[..], b"unreliable");
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send_oob(&self, payload: &[u8]) -> io::Result<()> {
         self.inner.send_oob(payload)
     }
@@ -600,11 +770,43 @@ impl KcpStream {
     ///
     /// Cancellation safe: a payload is taken only in the poll that
     /// returns it.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// let cfg = SessionConfig::fast3().with_fec(4, 2);
+    /// let l = KcpListener::bind("127.0.0.1:0", cfg.clone()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), cfg).await?;
+    /// c.send_msg(b"hello").await?;
+    /// let (mut s, _) = l.accept().await?;
+    /// s.send_oob(b"ping")?;
+    /// assert_eq!(&c.recv_oob().await?[..], b"ping");
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv_oob(&mut self) -> io::Result<Bytes> {
         poll_fn(|cx| self.inner.poll_recv_oob(cx)).await
     }
 
     /// The largest OOB payload (0 without FEC).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let plain = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// assert_eq!(plain.oob_max_size(), 0);
+    /// let fec = KcpStream::connect(l.local_addr(), SessionConfig::fast3().with_fec(10, 3)).await?;
+    /// assert!(fec.oob_max_size() > 1000);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn oob_max_size(&self) -> usize {
         self.inner.oob_max_size()
     }
@@ -617,6 +819,27 @@ impl KcpStream {
     /// Cancellation safe in effect: the close has started when the future
     /// is first polled, and dropping it leaves the linger to the driver
     /// (as dropping the stream does).
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let mut c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let reader = tokio::spawn(async move {
+    ///     let (mut s, _) = l.accept().await?;
+    ///     let mut all = vec![0u8; 100_000];
+    ///     s.read_exact(&mut all).await.map(|_| all)
+    /// });
+    /// c.write_all(&[1u8; 100_000]).await?;
+    /// c.close().await?; // returns once everything written was acknowledged
+    /// assert_eq!(reader.await.unwrap()?, vec![1u8; 100_000]);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn close(self) -> io::Result<()> {
         self.inner.begin_close();
         let flushed = poll_fn(|cx| self.inner.poll_closed(cx)).await?;
@@ -733,31 +956,140 @@ impl std::fmt::Debug for OwnedWriteHalf {
 
 impl OwnedReadHalf {
     /// [`KcpStream::recv_msg`]. Cancellation safe.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// s.send_msg(b"reply").await?;
+    /// assert_eq!(&rd.recv_msg().await?[..], b"reply");
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv_msg(&mut self) -> io::Result<Bytes> {
         poll_fn(|cx| self.inner.poll_recv_msg(cx)).await
     }
 
     /// [`KcpStream::recv_oob`]. Cancellation safe.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// let cfg = SessionConfig::fast3().with_fec(10, 3);
+    /// let l = KcpListener::bind("127.0.0.1:0", cfg.clone()).await?;
+    /// let (mut rd, mut wr) = KcpStream::connect(l.local_addr(), cfg).await?.into_split();
+    /// wr.send_msg(b"x").await?;
+    /// let (s, _) = l.accept().await?;
+    /// s.send_oob(b"oob")?;
+    /// assert_eq!(&rd.recv_oob().await?[..], b"oob");
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn recv_oob(&mut self) -> io::Result<Bytes> {
         poll_fn(|cx| self.inner.poll_recv_oob(cx)).await
     }
 
     /// The conversation id.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// assert_eq!(rd.conv(), conv);
+    /// assert_eq!(s.conv(), conv);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn conv(&self) -> u32 {
         self.inner.conv
     }
 
     /// The peer's address.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// assert_eq!(rd.peer_addr(), l.local_addr());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> SocketAddr {
         self.inner.peer
     }
 
     /// The local socket's address.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// assert_eq!(rd.local_addr().port(), peer.port());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr()
     }
 
     /// The session's kcp-go SNMP counters.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// assert_eq!(rd.stats().bytes_sent, 2);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.inner.stats()
     }
@@ -765,31 +1097,141 @@ impl OwnedReadHalf {
 
 impl OwnedWriteHalf {
     /// [`KcpStream::send_msg`]. Cancellation safe.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// wr.send_msg(b"more").await?;
+    /// let mut six = [0u8; 6];
+    /// tokio::io::AsyncReadExt::read_exact(&mut s, &mut six).await?;
+    /// assert_eq!(&six, b"himore");
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn send_msg(&mut self, msg: &[u8]) -> io::Result<()> {
         poll_fn(|cx| self.inner.poll_send_msg(cx, msg)).await
     }
 
     /// [`KcpStream::send_oob`].
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// let cfg = SessionConfig::fast3().with_fec(10, 3);
+    /// let l = KcpListener::bind("127.0.0.1:0", cfg.clone()).await?;
+    /// let (_rd, mut wr) = KcpStream::connect(l.local_addr(), cfg).await?.into_split();
+    /// wr.send_msg(b"hello").await?;
+    /// let (mut s, _) = l.accept().await?;
+    /// wr.send_oob(b"oob")?;
+    /// assert_eq!(&s.recv_oob().await?[..], b"oob");
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send_oob(&self, payload: &[u8]) -> io::Result<()> {
         self.inner.send_oob(payload)
     }
 
     /// The conversation id.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// assert_eq!(wr.conv(), conv);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn conv(&self) -> u32 {
         self.inner.conv
     }
 
     /// The peer's address.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// assert_eq!(wr.peer_addr(), l.local_addr());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn peer_addr(&self) -> SocketAddr {
         self.inner.peer
     }
 
     /// The local socket's address.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// assert_eq!(wr.local_addr(), rd.local_addr());
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr()
     }
 
     /// The session's kcp-go SNMP counters.
+    ///
+    /// ```
+    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # rt.block_on(async {
+    /// use kcp_session::SessionConfig;
+    /// use kcp_session::tokio::{KcpListener, KcpStream};
+    /// use tokio::io::AsyncWriteExt;
+    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
+    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
+    /// let conv = c.conv();
+    /// let (mut rd, mut wr) = c.into_split();
+    /// wr.write_all(b"hi").await?;
+    /// let (mut s, peer) = l.accept().await?;
+    /// assert_eq!(wr.stats().bytes_sent, 2);
+    /// # Ok::<_, std::io::Error>(())
+    /// # })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.inner.stats()
     }
