@@ -448,6 +448,7 @@ impl Connection {
     /// let mut a = Connection::connect(1, &cfg, now)?;
     /// let mut b = Connection::accept(1, &cfg, now)?;
     /// a.send(b"hello")?;
+    /// a.handle_timeout(now);
     /// let mut wire = [0u8; 1500];
     /// while let Some(n) = a.poll_transmit(now, &mut wire) {
     ///     b.handle_datagram(now, &mut wire[..n]);

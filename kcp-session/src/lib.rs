@@ -99,7 +99,7 @@ pub use kcp_crypto::CryptName;
 pub const MAX_DATAGRAM: usize = kcp_fec::MTU_LIMIT;
 
 /// The workspace README's examples, compiled and run as doctests (they use
-/// kcp-core, its simulator and this crate).
-#[cfg(all(doctest, feature = "sim"))]
+/// kcp-core, its simulator and this crate with its tokio adapter).
+#[cfg(all(doctest, feature = "sim", feature = "tokio"))]
 #[doc = include_str!("../../README.md")]
 struct WorkspaceReadmeDoctests;
