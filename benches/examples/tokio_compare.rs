@@ -82,7 +82,9 @@ fn sockbuf() -> Option<usize> {
 }
 
 fn session_cfg() -> SessionConfig {
-    let mut s = SessionConfig::fast3().with_window(1024, 1024).with_mtu(1400);
+    let mut s = SessionConfig::fast3()
+        .with_window(1024, 1024)
+        .with_mtu(1400);
     s.stream = true;
     if let Some(b) = sockbuf() {
         s.read_buffer = b;
