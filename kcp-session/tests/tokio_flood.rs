@@ -17,7 +17,7 @@ use tokio::time::timeout;
 const FLOOD: usize = 50_000;
 const PORTS: usize = 200;
 const BACKLOG: usize = 128;
-const CHUNKS: usize = 10;
+const CHUNKS: usize = 100;
 
 async fn echo(c: &mut KcpStream, s: &mut KcpStream, tag: u8) {
     let m = vec![tag; 3000];
