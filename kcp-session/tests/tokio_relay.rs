@@ -60,8 +60,11 @@ async fn run(crypt: CryptName, fec: bool, lossy: bool, seed: u64) {
             total += n;
         }
         let st = s.stats();
+        // Counted before the close: once released, late datagrams from the
+        // same address (duplicates, retransmissions) may open a new session.
+        let lst = listener.stats();
         s.close().await.unwrap();
-        (st, listener.stats())
+        (st, lst)
     });
 
     let mut c = KcpStream::connect(target, cfg).await.unwrap();
