@@ -882,6 +882,10 @@ impl KcpStream {
 }
 
 impl AsyncRead for KcpStream {
+    /// Returns what the session has in order, at most one segment's worth
+    /// per call (EOF: `Ok` with nothing read, after an idle timeout or a
+    /// close).
+    ///
     /// Cancellation safe: data is taken only in the poll that returns it.
     fn poll_read(
         self: Pin<&mut Self>,
@@ -895,6 +899,10 @@ impl AsyncRead for KcpStream {
 impl AsyncWrite for KcpStream {
     /// Queues at most what the free send window holds (at least one
     /// segment), like a socket's partial write; waits while it is full.
+    ///
+    /// Cancellation safe: a `write` future queues bytes only in the poll
+    /// that returns `Ok(n)`; dropped before, it queued nothing. (`write_all`
+    /// is not, as for every `AsyncWrite`: it may have written a prefix.)
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -911,6 +919,10 @@ impl AsyncWrite for KcpStream {
 
     /// Stops writing and waits until everything written is acknowledged
     /// (`Ok`) or the linger passed (`TimedOut`); see [`KcpStream`].
+    ///
+    /// Cancellation safe: the first poll shuts writing and starts the
+    /// linger clock; a `shutdown` future dropped before it finishes leaves
+    /// the data in flight, and the next call waits for the same deadline.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.inner.poll_shutdown(cx)
     }
