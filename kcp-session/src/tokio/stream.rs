@@ -882,9 +882,10 @@ impl KcpStream {
 }
 
 impl AsyncRead for KcpStream {
-    /// Returns what the session has in order, at most one segment's worth
-    /// per call (EOF: `Ok` with nothing read, after an idle timeout or a
-    /// close).
+    /// Returns the session's data in order, at most one KCP message per
+    /// call (a segment's worth from kcp-go peers, which cut writes into
+    /// segment-size messages); EOF (`Ok` with nothing read) after an idle
+    /// timeout or a close.
     ///
     /// Cancellation safe: data is taken only in the poll that returns it.
     fn poll_read(
