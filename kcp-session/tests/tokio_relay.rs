@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use kcp_crypto::CryptName;
-use kcp_session::tokio::{KcpListener, KcpStream, NetConfig};
+use kcp_session::tokio::{IoMode, KcpListener, KcpStream, NetConfig};
 use kcp_session::{CryptConfig, SessionConfig};
 use net_common::{Impair, Relay, Rng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,7 +19,7 @@ const BULK: usize = 4 << 20;
 /// A hang guard only: runs take a few seconds.
 const GUARD: Duration = Duration::from_secs(50);
 
-fn config(crypt: CryptName, fec: bool) -> NetConfig {
+fn config(crypt: CryptName, fec: bool, mode: IoMode) -> NetConfig {
     let mut s = SessionConfig::fast3()
         .with_window(512, 512)
         .with_crypt(CryptConfig::from_passphrase(crypt, "tokio relay test"));
@@ -29,12 +29,18 @@ fn config(crypt: CryptName, fec: bool) -> NetConfig {
     if fec {
         s = s.with_fec(10, 3);
     }
-    NetConfig::from(s).with_linger(Duration::from_secs(3))
+    NetConfig::from(s)
+        .with_linger(Duration::from_secs(3))
+        .with_io_mode(mode)
 }
 
 async fn run(crypt: CryptName, fec: bool, lossy: bool, seed: u64) {
+    run_mode(crypt, fec, lossy, seed, IoMode::Batched).await
+}
+
+async fn run_mode(crypt: CryptName, fec: bool, lossy: bool, seed: u64, mode: IoMode) {
     let t0 = Instant::now();
-    let cfg = config(crypt, fec);
+    let cfg = config(crypt, fec, mode);
     let listener = KcpListener::bind("127.0.0.1:0", cfg.clone()).await.unwrap();
     let relay = lossy.then(|| {
         Relay::start(
@@ -107,7 +113,7 @@ async fn run(crypt: CryptName, fec: bool, lossy: bool, seed: u64) {
         )
     });
     eprintln!(
-        "{crypt:?} fec={fec} lossy={lossy}: {:?}{}, client retrans {} fec recovered {}",
+        "{crypt:?} fec={fec} lossy={lossy} {mode:?}: {:?}{}, client retrans {} fec recovered {}",
         t0.elapsed(),
         relay_line.unwrap_or_default(),
         cst.retrans_segs,
@@ -152,4 +158,26 @@ combos! {
     lossy_gcm_fec: current, CryptName::Aes128Gcm, true, true, 16;
     lossy_salsa20_plain: current, CryptName::Salsa20, false, true, 17;
     lossy_salsa20_fec: multi, CryptName::Salsa20, true, true, 18;
+}
+
+/// The portable I/O path (one `recv_from`/`send_to` per datagram) on the
+/// tokio socket, through the lossy relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portable_lossy_aes_fec() {
+    timeout(
+        GUARD,
+        run_mode(CryptName::Aes, true, true, 21, IoMode::Portable),
+    )
+    .await
+    .expect("hang guard");
+}
+
+#[tokio::test]
+async fn portable_plain_null() {
+    timeout(
+        GUARD,
+        run_mode(CryptName::Null, false, false, 22, IoMode::Portable),
+    )
+    .await
+    .expect("hang guard");
 }
