@@ -1,6 +1,7 @@
 //! Backpressure: a stream whose reader stops fills its own receive window
 //! and stalls its own writer only; another session on the same listener
 //! keeps moving data, and the stalled one resumes, byte-exact, once read.
+#![cfg(feature = "tokio")]
 
 mod net_common;
 

@@ -2,6 +2,7 @@
 //! `accept` futures dropped while pending (through `tokio::time::timeout`
 //! and `select!`) lose and duplicate nothing — the next call sees every
 //! byte, message and peer exactly once.
+#![cfg(feature = "tokio")]
 
 mod net_common;
 

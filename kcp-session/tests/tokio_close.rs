@@ -1,6 +1,7 @@
 //! Shutdown, close and drop with data in flight, idle timeout, peer reset,
 //! OOB, message mode, and dropping the runtime under live handles — the
 //! same io::ErrorKinds as the std adapter, on real loopback sockets.
+#![cfg(feature = "tokio")]
 
 mod net_common;
 

@@ -2,6 +2,7 @@
 //! random convs, from many ports, against a tokio listener: every
 //! datagram read is accounted for by the endpoint, sessions stay within
 //! the backlog, and a legitimate stream keeps working throughout.
+#![cfg(feature = "tokio")]
 
 mod net_common;
 

@@ -1,5 +1,6 @@
 //! The tokio adapter against the std adapter, both ways, on loopback:
 //! same wire format, same session semantics.
+#![cfg(feature = "tokio")]
 
 mod net_common;
 

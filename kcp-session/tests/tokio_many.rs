@@ -1,6 +1,7 @@
 //! 1000 concurrent client streams (1000 sockets, 1000 driver tasks)
 //! against one listener (one driver task for all its sessions), each
 //! echoing its own data, on a 2-worker runtime: no thread per session.
+#![cfg(feature = "tokio")]
 
 mod net_common;
 

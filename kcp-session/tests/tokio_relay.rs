@@ -2,6 +2,7 @@
 //! every {null, aes, aes-128-gcm, salsa20} × {no FEC, 10/3}, directly
 //! over loopback and through a seeded lossy relay (drop, duplicate,
 //! reorder), byte-exact; on current-thread and multi-thread runtimes.
+#![cfg(feature = "tokio")]
 
 mod net_common;
 
