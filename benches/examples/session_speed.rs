@@ -48,7 +48,8 @@ use kcp_session::net::{KcpListener, KcpStream, NetConfig};
 use kcp_session::{CryptConfig, SessionConfig};
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState};
 
-/// kcp-go's numbers on this machine (`/work/shared/bench/kcp-go.md`).
+/// kcp-go's numbers on this machine (benches/README.md, "kcp-go on this
+/// machine").
 const KCPGO_ECHO: [(usize, &str, f64); 4] = [
     (4096, "4K", 44.7),
     (65536, "64K", 40.5),

@@ -24,6 +24,8 @@ impl Clock {
 
     pub(crate) fn advance(&mut self, now: Timestamp) {
         let now = now.as_millis();
+        // At most 2^31 per call from 2^40: the i64 cannot overflow in any
+        // realistic number of calls (2^32 calls of +2^31 ms).
         self.ext += i64::from(now.wrapping_sub(self.now) as i32);
         self.now = now;
     }

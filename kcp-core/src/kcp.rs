@@ -563,6 +563,7 @@ impl Kcp {
             let Some(cmd) = h.command() else {
                 return Err(InputError::UnknownCommand(h.cmd));
             };
+            // `h.len <= rest.len()` (checked above), so it fits a usize.
             let (payload, tail) = rest.split_at(h.len as usize);
             rest = tail;
 
@@ -690,6 +691,8 @@ impl Kcp {
         for i in 0..end {
             let seg = &mut self.snd.segs[i];
             if (seg.ts.wrapping_sub(ts) as i32) <= 0 && seg.fastack != FASTACK_SENTINEL {
+                // Below the u32::MAX sentinel, so `+ 1` cannot overflow
+                // (kcp-go: `seg.fastack++` on a uint32).
                 seg.fastack += 1;
                 if seg.fastack >= threshold {
                     reached = true;
@@ -730,6 +733,9 @@ impl Kcp {
             return;
         }
         let mss = self.mss;
+        // cwnd < rmt_wnd here (a u16 from the wire, or the initial 32/128),
+        // so `cwnd + 1` cannot overflow; the u32 products wrap as in kcp-go
+        // and ikcp (`(cwnd + 1) * mss <= incr` in unsigned 32-bit).
         if self.cwnd < self.ssthresh {
             self.cwnd += 1;
             self.incr = self.incr.wrapping_add(mss);
@@ -951,6 +957,7 @@ impl Kcp {
                 if self.probe_wait < probe_init {
                     self.probe_wait = probe_init;
                 }
+                // probe_wait <= PROBE_LIMIT (clamped below): no overflow.
                 self.probe_wait += self.probe_wait / 2;
                 if self.probe_wait > PROBE_LIMIT {
                     self.probe_wait = PROBE_LIMIT;

@@ -51,6 +51,11 @@
 
 extern crate alloc;
 
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod clock;
 mod config;
 mod error;

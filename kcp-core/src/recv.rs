@@ -172,6 +172,9 @@ impl RecvBuffer {
     pub(crate) fn wnd_unused(&self, rcv_wnd: u32) -> u16 {
         let q = self.queued();
         if q < rcv_wnd as usize {
+            // Truncated to the 16-bit wire field, as kcp-go's
+            // `uint16(int(rcv_wnd) - len(rcv_queue))` and ikcp's cast do
+            // (only a local rcv_wnd above 65535 can reach it).
             (rcv_wnd as usize - q) as u16
         } else {
             0

@@ -168,6 +168,7 @@ impl<'a> Iterator for Segments<'a> {
             self.rest = &[];
             return Some(Err(ParseError::UnknownCommand(h.cmd)));
         }
+        // `h.len <= body.len()` (checked above), so it fits a usize.
         let (payload, rest) = body.split_at(h.len as usize);
         self.rest = rest;
         Some(Ok((h, payload)))

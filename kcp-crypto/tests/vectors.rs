@@ -4,8 +4,10 @@ use kcp_crypto::{AeadCrypt, BlockCrypt, Crypt, CryptName, kcptun_key};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/../../shared/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let path = format!("{}/../testdata/kcp-go/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("cannot read testdata/kcp-go/{name} (at {path}): {e}; restore it from git")
+    });
     serde_json::from_str(&text).expect("valid JSON")
 }
 

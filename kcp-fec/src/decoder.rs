@@ -18,13 +18,20 @@ use crate::stats::DecoderStats;
 const MAX_SHARD_SETS: u32 = 3;
 /// Group slots: the newest, the 3 behind it, and one being opened.
 const SLOTS: usize = MAX_SHARD_SETS as usize + 2;
+/// After this many groups' worth of consecutive shards that each landed in
+/// a group dropped at once as stale, the newest group is re-based on the
+/// shard that just arrived (see [`Decoder::input`]: a forged far-ahead
+/// seqid must not switch recovery off for good).
+const RESYNC_GROUPS: usize = 2;
 
 /// One group's shards, stored as rows of `stride` bytes (the part of each
 /// packet from offset 6 on: `size` field and payload, or parity).
 #[derive(Debug, Default)]
 struct Group {
     live: bool,
-    id: u32,
+    /// Seqid of the group's first shard (`group id * shard count`, always
+    /// below `paws` of the layout it was opened under).
+    first: u32,
     count: usize,
     data_count: usize,
     present: [u64; 4],
@@ -200,7 +207,11 @@ pub struct Decoder {
     stride: usize,
     codec: GroupCodec,
     groups: [Group; SLOTS],
-    newest: u32,
+    /// First seqid of the newest group seen under the current layout;
+    /// `None` until a shard arrives after creation or a re-tune.
+    newest: Option<u32>,
+    /// Consecutive shards whose group was dropped as stale on arrival.
+    stale_run: usize,
     tune: AutoTune,
     should_tune: bool,
     present: Vec<bool>,
@@ -240,7 +251,8 @@ impl Decoder {
             stride: cfg.max_datagram - SHARD_HEADER_SIZE + 1,
             codec,
             groups: Default::default(),
-            newest: 0,
+            newest: None,
+            stale_run: 0,
             tune: AutoTune::default(),
             should_tune: false,
             present: vec![false; n],
@@ -353,9 +365,10 @@ impl Decoder {
             return;
         }
 
+        // seqid < paws, a multiple of the shard count, so `first` is too.
         let ss = self.shard_count as u32;
-        let id = seqid / ss;
-        let slot = match self.groups.iter().position(|g| g.live && g.id == id) {
+        let first = seqid - seqid % ss;
+        let slot = match self.groups.iter().position(|g| g.live && g.first == first) {
             Some(s) => s,
             None => {
                 // At most 4 groups survive each call, so a slot is free.
@@ -364,7 +377,7 @@ impl Decoder {
                 };
                 let g = &mut self.groups[s];
                 g.live = true;
-                g.id = id;
+                g.first = first;
                 g.count = 0;
                 g.data_count = 0;
                 g.present = [0; 4];
@@ -398,21 +411,63 @@ impl Decoder {
         if g.count >= self.data_shards {
             self.recover(slot);
         }
+        self.track_newest(first, slot);
+        self.stats.shard_sets = self.group_count() as u64;
+    }
 
-        // Newest group by wrapping distance of first seqids (kcp-go).
-        if ((id * ss).wrapping_sub(self.newest * ss) as i32) > 0 {
-            self.newest = id;
+    /// Moves the newest group forward and drops groups more than
+    /// `MAX_SHARD_SETS` behind it (spec §4.3 step 6).
+    ///
+    /// Distances are wrapping `u32` differences of first seqids read as
+    /// `i32`, as kcp-go's `_itimediff(shardId*shardSize, ...)` computes
+    /// them, so the comparison survives the seqid wrap at `paws`. Two
+    /// differences from kcp-go, both about hostile input: kcp-go keeps a
+    /// group whose distance is negative (more than 2^31 seqids "ahead")
+    /// forever, we drop it so memory stays bounded; and kcp-go trusts its
+    /// newest group id forever, so one forged seqid far ahead (or a
+    /// re-tune, after which kcp-go multiplies the old layout's group id by
+    /// the new shard count) makes every honest group stale on arrival until
+    /// the stream catches up, up to 2^31 seqids later. Here a re-tune
+    /// forgets the newest group, and a long run of shards that are all
+    /// stale on arrival re-bases it on the stream that is really arriving.
+    fn track_newest(&mut self, first: u32, slot: usize) {
+        let newest = match self.newest {
+            Some(n) if (first.wrapping_sub(n) as i32) <= 0 => n,
+            _ => {
+                self.newest = Some(first);
+                first
+            }
+        };
+        self.drop_stale(newest);
+        if self.groups[slot].live {
+            self.stale_run = 0;
+            return;
         }
-        let newest = self.newest * ss;
+        self.stats.stale_shards += 1;
+        self.stale_run += 1;
+        if self.stale_run >= RESYNC_GROUPS * self.shard_count {
+            // The newest group is not where the stream is: follow the
+            // stream, keeping the group this shard landed in.
+            // Groups out of range of the new newest go now, so at most 4
+            // stay and the next group always finds a free slot.
+            self.newest = Some(first);
+            self.drop_stale(first);
+            self.groups[slot].live = true;
+            self.stale_run = 0;
+            self.stats.resyncs += 1;
+        }
+    }
+
+    /// Drops groups ahead of `newest` or more than `MAX_SHARD_SETS` groups
+    /// behind it.
+    fn drop_stale(&mut self, newest: u32) {
+        let horizon = MAX_SHARD_SETS * self.shard_count as u32;
         for g in self.groups.iter_mut().filter(|g| g.live) {
-            let behind = newest.wrapping_sub(g.id * ss) as i32;
-            // kcp-go keeps a group whose distance overflows to negative
-            // forever; treating it as stale keeps memory bounded.
-            if behind < 0 || behind > (MAX_SHARD_SETS * ss) as i32 {
+            let behind = newest.wrapping_sub(g.first) as i32;
+            if behind < 0 || behind as u32 > horizon {
                 g.live = false;
             }
         }
-        self.stats.shard_sets = self.group_count() as u64;
     }
 
     /// Empties a group holding at least `data_shards` shards, rebuilding
@@ -488,6 +543,11 @@ impl Decoder {
             for g in &mut self.groups {
                 g.live = false;
             }
+            // Group ids and first seqids of the old layout mean nothing
+            // under the new one (kcp-go keeps its newest id; see
+            // `track_newest`).
+            self.newest = None;
+            self.stale_run = 0;
             self.stats.shard_sets = 0;
             self.stats.retunes += 1;
         }

@@ -214,7 +214,12 @@ impl Encoder {
             // (kcp-go compares against a zero timestamp).
             let continuous = match (self.skip_gap, self.last_ts) {
                 (None, _) => true,
-                (Some(gap), Some(prev)) => (now.wrapping_sub(prev) as i32) < gap as i32,
+                // Signed wrapping distance, as kcp-go's `now - tsLatestPacket`
+                // (int64 there); compared in i64 so a gap setting above
+                // i32::MAX does not wrap negative and skip every group.
+                (Some(gap), Some(prev)) => {
+                    i64::from(now.wrapping_sub(prev) as i32) < i64::from(gap)
+                }
                 (Some(_), None) => false,
             };
             if continuous && self.finish_group()? {
@@ -247,6 +252,9 @@ impl Encoder {
     /// `(seqid + 1) % paws` for `seqid < paws`, without a division.
     #[inline]
     fn seqid_after(&self, seqid: u32) -> u32 {
+        // `seqid < paws <= u32::MAX` (every `next` is reduced), so `+ 1`
+        // cannot overflow; kcp-go: `(next + 1) % paws` in uint32.
+        debug_assert!(seqid < self.paws);
         if seqid + 1 >= self.paws { 0 } else { seqid + 1 }
     }
 

@@ -64,7 +64,10 @@ pub fn packet_kind(datagram: &[u8]) -> Option<PacketKind> {
 /// assert_eq!(kcp_fec::paws(10, 3), 0xFFFF_FFFF / 13 * 13);
 /// ```
 pub fn paws(data_shards: usize, parity_shards: usize) -> u32 {
-    let n = (data_shards + parity_shards).max(1) as u32;
+    // Codecs allow at most 256 shards; this public helper also takes any
+    // counts without overflowing or dividing by a truncated zero.
+    let n = data_shards.saturating_add(parity_shards).max(1);
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
     0xFFFF_FFFF / n * n
 }
 

@@ -13,6 +13,11 @@
 
 extern crate alloc;
 
+/// The crate README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod codec;
 mod error;
 mod gf;

@@ -38,6 +38,12 @@ pub struct DecoderStats {
     /// Shards ignored while the layout did not match the peer's
     /// (autotune pending).
     pub tune_skipped: u64,
+    /// Shards whose group was dropped on arrival, more than 3 groups
+    /// behind the newest (late, or the newest group was forged ahead).
+    pub stale_shards: u64,
+    /// Times a long run of stale shards re-based the newest group on the
+    /// arriving stream (a kcp-rs guard; kcp-go has none).
+    pub resyncs: u64,
     /// Times autotune adopted a new (data, parity) layout.
     pub retunes: u64,
     /// OOB packets seen (`OOBPackets`).

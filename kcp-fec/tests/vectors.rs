@@ -1,14 +1,16 @@
-//! kcp-go golden vectors (shared/vectors/fec.json): parity matrix rows,
+//! kcp-go golden vectors (testdata/kcp-go/fec.json): parity matrix rows,
 //! encoder output byte for byte, and the decoder step by step, on every
 //! available GF(2^8) backend.
 
 use kcp_fec::{Backend, Decoded, Decoder, Encoder, FecConfig, ReedSolomon};
 use serde_json::Value;
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/fec.json");
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/kcp-go/fec.json");
 
 fn load() -> Value {
-    let text = std::fs::read_to_string(VECTORS).expect("fec.json");
+    let text = std::fs::read_to_string(VECTORS).unwrap_or_else(|e| {
+        panic!("cannot read testdata/kcp-go/fec.json (at {VECTORS}): {e}; restore it from git")
+    });
     serde_json::from_str(&text).expect("valid json")
 }
 

@@ -611,7 +611,15 @@ impl Connection {
             }
             Some(PacketKind::Oob) => {
                 c.oob_packets += 1;
-                if self.oob_rx.push_copy(&data[OOB_HEADER_SIZE..]) && !self.oob_signalled {
+                // `data.len() >= MIN_DATAGRAM == OOB_HEADER_SIZE` (checked
+                // above). The queue's buffers hold kcp-go's 1500-byte read:
+                // a longer OOB packet (the crypt layer accepts up to 65507
+                // bytes; kcp-go's read would have cut it) is an InErrs drop,
+                // not a slice overrun (issue 16 audit).
+                let payload = &data[OOB_HEADER_SIZE..];
+                if payload.len() > crate::tx_queue::BUF_SIZE {
+                    c.in_errs += 1;
+                } else if self.oob_rx.push_copy(payload) && !self.oob_signalled {
                     self.oob_signalled = true;
                     self.events.push_back(Event::OobReceived);
                 }

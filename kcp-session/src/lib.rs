@@ -74,6 +74,7 @@ pub mod net;
 mod rate;
 #[cfg(feature = "sim")]
 mod sim;
+pub mod smux;
 mod stats;
 mod timer;
 #[cfg(feature = "tokio")]

@@ -40,7 +40,10 @@ impl RateLimiter {
     fn refill(&mut self, now: Timestamp) {
         if let Some(last) = self.last {
             let ms = now.diff(last).max(0) as i64;
-            let add = ms.saturating_mul(self.bytes_per_sec as i64);
+            // A rate above i64::MAX bytes/s must not wrap negative (config,
+            // not wire; issue 16 audit): saturate instead.
+            let rate = i64::try_from(self.bytes_per_sec).unwrap_or(i64::MAX);
+            let add = ms.saturating_mul(rate);
             self.tokens_m = self.tokens_m.saturating_add(add).min(self.burst_m);
         }
         if self.last.is_none_or(|l| now.is_after(l)) {
@@ -60,7 +63,11 @@ impl RateLimiter {
 
     pub(crate) fn consume(&mut self, bytes: usize) {
         if self.bytes_per_sec != 0 {
-            self.tokens_m -= bytes as i64 * 1000;
+            // `bytes` is one datagram (<= 1500); saturating all the same.
+            let cost = i64::try_from(bytes)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1000);
+            self.tokens_m = self.tokens_m.saturating_sub(cost);
         }
     }
 
@@ -70,14 +77,27 @@ impl RateLimiter {
             return None;
         }
         let last = self.last?;
-        let ms = ((-self.tokens_m) as u64).div_ceil(self.bytes_per_sec) as i64;
-        Some(last.add_millis(ms.min(u32::MAX as i64 / 2) as u32))
+        let ms = self.tokens_m.unsigned_abs().div_ceil(self.bytes_per_sec);
+        Some(last.add_millis(ms.min(u64::from(u32::MAX / 2)) as u32))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_rates_saturate() {
+        let t = Timestamp::from_millis;
+        // 2^63 bytes/s used to become i64::MIN and drain the bucket for good.
+        for rate in [1u64 << 63, u64::MAX] {
+            let mut r = RateLimiter::new(rate);
+            assert!(r.ready(t(0)));
+            r.consume(1500);
+            assert!(r.ready(t(1)), "{rate}: a millisecond refills any debt");
+            assert_eq!(r.ready_at(), None);
+        }
+    }
 
     #[test]
     fn bucket_paces() {

@@ -53,7 +53,8 @@ snmp! {
     passive_opens => "PassiveOpens",
     /// Sessions currently open (`CurrEstab`).
     curr_estab => "CurrEstab",
-    /// Datagrams from a wrong source, FEC packets too short or too long (`InErrs`).
+    /// Datagrams from a wrong source, FEC packets too short or too long, OOB
+    /// packets longer than a 1500-byte read (`InErrs`).
     in_errs => "InErrs",
     /// CRC mismatches and AEAD failures (`InCsumErrors`).
     in_csum_errors => "InCsumErrors",

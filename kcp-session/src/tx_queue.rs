@@ -47,8 +47,12 @@ impl TxQueue {
         }
     }
 
-    /// Copies `data` into a pooled buffer and queues it; `false` if full.
+    /// Copies `data` into a pooled buffer and queues it; `false` if full,
+    /// or if `data` is longer than a pooled buffer (callers count that).
     pub(crate) fn push_copy(&mut self, data: &[u8]) -> bool {
+        if data.len() > BUF_SIZE {
+            return false;
+        }
         match self.take_buf() {
             Some(mut b) => {
                 b[..data.len()].copy_from_slice(data);

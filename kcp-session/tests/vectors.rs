@@ -13,14 +13,17 @@ fn load(name: &str) -> Value {
     let path = match name {
         "session.json" => concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/session.json"
+            "/../testdata/kcp-go/session.json"
         ),
         _ => concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/session_gcm.json"
+            "/../testdata/kcp-go/session_gcm.json"
         ),
     };
-    serde_json::from_str(&std::fs::read_to_string(path).expect("vector file")).unwrap()
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
+        panic!("cannot read testdata/kcp-go/{name} (at {path}): {e}; restore it from git")
+    });
+    serde_json::from_str(&text).unwrap()
 }
 
 fn hex_of(v: &Value) -> Vec<u8> {

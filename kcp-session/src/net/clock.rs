@@ -37,9 +37,13 @@ impl Clock {
     }
 }
 
-/// Whole milliseconds of `d`, at least 1, saturating at `u32::MAX`.
+/// Whole milliseconds of `d`, at least 1, saturating at `i32::MAX`: the
+/// idle and linger deadlines built from it are compared through wrapping
+/// 32-bit differences (`Timestamp::reached`, `diff`), which read anything
+/// 2^31 ms or more ahead as already past (a 30-day idle timeout would
+/// otherwise end every session at once). ~24.8 days is the longest.
 pub(crate) fn millis(d: Duration) -> u32 {
-    d.as_millis().clamp(1, u32::MAX as u128) as u32
+    d.as_millis().clamp(1, i32::MAX as u128) as u32
 }
 
 #[cfg(test)]
@@ -56,5 +60,8 @@ mod tests {
         assert_eq!(at - now, Duration::from_millis(250));
         assert_eq!(Clock::instant(now, ts, ts.add_millis(u32::MAX)), now);
         assert_eq!(millis(Duration::from_micros(10)), 1);
+        let month = millis(Duration::from_secs(30 * 86_400));
+        assert_eq!(month, i32::MAX as u32);
+        assert!(ts.add_millis(month).is_after(ts), "still in the future");
     }
 }

@@ -68,10 +68,12 @@ pub struct NetConfig {
     /// go to the socket).
     pub session: SessionConfig,
     /// How long a closed stream keeps running to get its data
-    /// acknowledged before it is released.
+    /// acknowledged before it is released (at most 2^31 - 1 ms, ~24.8
+    /// days; longer values are cut to that).
     pub linger: Duration,
     /// Close sessions from which nothing arrived for this long (`None`:
-    /// never, like kcp-go). See [`KcpStream`] for what reads and writes
+    /// never, like kcp-go; at most 2^31 - 1 ms, ~24.8 days, longer values
+    /// are cut to that). See [`KcpStream`] for what reads and writes
     /// return then.
     pub idle_timeout: Option<Duration>,
     /// Listener: sessions waiting for `accept` at most (kcp-go's 128).
