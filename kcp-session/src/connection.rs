@@ -435,6 +435,40 @@ impl Connection {
         Ok(n)
     }
 
+    /// How many bytes the next [`recv`](Self::recv) returns given a large
+    /// enough buffer: the unread rest of a partly read message, else the
+    /// size of the next complete message; `None` when nothing is ready
+    /// (or the connection is closed and nothing partly read is left).
+    ///
+    /// ```
+    /// use kcp_core::Timestamp;
+    /// use kcp_session::{Connection, SessionConfig};
+    ///
+    /// let (cfg, now) = (SessionConfig::fast3(), Timestamp::from_millis(0));
+    /// let mut a = Connection::connect(1, &cfg, now)?;
+    /// let mut b = Connection::accept(1, &cfg, now)?;
+    /// a.send(b"hello")?;
+    /// a.handle_timeout(now);
+    /// let mut wire = [0u8; 1500];
+    /// while let Some(n) = a.poll_transmit(now, &mut wire) {
+    ///     b.handle_datagram(now, &mut wire[..n]);
+    /// }
+    /// assert_eq!(b.peek_size(), Some(5));
+    /// let mut two = [0u8; 2];
+    /// b.recv(&mut two)?;
+    /// assert_eq!(b.peek_size(), Some(3)); // the rest of the message
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn peek_size(&self) -> Option<usize> {
+        if self.leftover_pos < self.leftover.len() {
+            return Some(self.leftover.len() - self.leftover_pos);
+        }
+        if self.closed {
+            return None;
+        }
+        self.kcp.peek_size().ok().filter(|&n| n > 0)
+    }
+
     /// A reader that fell behind lets the receive queue fill; the sender
     /// then slows to the window it last heard of, and KCP tells it about a
     /// drained queue only at the next timer flush (10 ms in kcp-go's turbo

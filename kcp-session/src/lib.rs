@@ -16,7 +16,8 @@
 //! backlog, and schedules all sessions' timers on one heap.
 //!
 //! The [`net`] module is the blocking std adapter ([`net::KcpListener`],
-//! [`net::KcpStream`]); everything else is sans-IO.
+//! [`net::KcpStream`]); with the `tokio` feature, `tokio` is the async
+//! adapter (a driver task per socket); everything else is sans-IO.
 //!
 //! Nothing outside [`net`] reads a clock, touches a socket or spawns a thread: time is
 //! a [`Timestamp`] argument everywhere. An I/O adapter (next to this crate)
@@ -76,6 +77,8 @@ mod sim;
 pub mod smux;
 mod stats;
 mod timer;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod tx_queue;
 
 pub use config::{CryptConfig, Mode, SessionConfig};
@@ -97,7 +100,7 @@ pub use kcp_crypto::CryptName;
 pub const MAX_DATAGRAM: usize = kcp_fec::MTU_LIMIT;
 
 /// The workspace README's examples, compiled and run as doctests (they use
-/// kcp-core, its simulator and this crate).
-#[cfg(all(doctest, feature = "sim"))]
+/// kcp-core, its simulator and this crate with its tokio adapter).
+#[cfg(all(doctest, feature = "sim", feature = "tokio"))]
 #[doc = include_str!("../../README.md")]
 struct WorkspaceReadmeDoctests;

@@ -33,9 +33,9 @@ mod listener;
 #[allow(unsafe_code)]
 mod mmsg;
 mod reactor;
-mod session;
+pub(crate) mod session;
 mod stream;
-mod udp_batch;
+pub(crate) mod udp_batch;
 
 use std::time::Duration;
 

@@ -218,9 +218,33 @@ impl TxBatch {
     }
 }
 
+/// What [`SockIo`] needs of a non-blocking UDP socket: the std adapter's
+/// `mio` socket, the tokio adapter's `tokio::net::UdpSocket`.
+#[cfg(unix)]
+pub(crate) trait DgramSocket: std::os::fd::AsFd {
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
+    fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize>;
+}
+
+/// What [`SockIo`] needs of a non-blocking UDP socket.
+#[cfg(not(unix))]
+pub(crate) trait DgramSocket {
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
+    fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize>;
+}
+
+impl DgramSocket for UdpSocket {
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        UdpSocket::recv_from(self, buf)
+    }
+    fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        UdpSocket::send_to(self, buf, to)
+    }
+}
+
 /// One registered socket and its I/O path.
-pub(crate) struct SockIo {
-    pub(crate) sock: UdpSocket,
+pub(crate) struct SockIo<S = UdpSocket> {
+    pub(crate) sock: S,
     #[cfg(unix)]
     state: Option<quinn_udp::UdpSocketState>,
     pub(crate) counters: std::sync::Arc<IoCounters>,
@@ -239,7 +263,17 @@ impl SockIo {
         mode: IoMode,
         counters: std::sync::Arc<IoCounters>,
     ) -> io::Result<Self> {
-        let sock = UdpSocket::from_std(sock);
+        Self::with_socket(UdpSocket::from_std(sock), mode, counters)
+    }
+}
+
+impl<S: DgramSocket> SockIo<S> {
+    /// Wraps an already non-blocking socket.
+    pub(crate) fn with_socket(
+        sock: S,
+        mode: IoMode,
+        counters: std::sync::Arc<IoCounters>,
+    ) -> io::Result<Self> {
         #[cfg(unix)]
         let state = match mode {
             IoMode::Batched => quinn_udp::UdpSocketState::new((&sock).into()).ok(),
@@ -268,8 +302,9 @@ impl SockIo {
         1
     }
 
-    /// Receives up to one batch into `rx` (cleared first). `Ok` with an
-    /// empty batch means the socket is drained.
+    /// Receives up to one batch into `rx` (cleared first).
+    /// `Err(WouldBlock)` (with an empty batch) means the socket is drained;
+    /// `Ok` with an empty batch that an error was skipped (try again).
     pub(crate) fn recv(&self, rx: &mut RxBatch) -> io::Result<()> {
         rx.clear();
         #[cfg(unix)]
@@ -281,6 +316,7 @@ impl SockIo {
 
     fn recv_portable(&self, rx: &mut RxBatch) -> io::Result<()> {
         let mut calls = 0;
+        let mut drained = false;
         for i in 0..BATCH {
             let start = i * MAX_DATAGRAM;
             match self
@@ -291,7 +327,10 @@ impl SockIo {
                     calls += 1;
                     rx.items.push((from, start..start + n));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    drained = true;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // ICMP errors surfacing on an unconnected socket: skip.
                 Err(_) => continue,
@@ -300,6 +339,9 @@ impl SockIo {
         rx.full = rx.items.len() == BATCH;
         IoCounters::add(&self.counters.recv_calls, calls);
         IoCounters::add(&self.counters.datagrams_in, rx.items.len());
+        if drained && rx.items.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         Ok(())
     }
 
@@ -313,7 +355,7 @@ impl SockIo {
         let n = loop {
             match state.recv((&self.sock).into(), &mut slices, &mut metas) {
                 Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(e),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return Ok(()),
             }
@@ -407,7 +449,6 @@ impl SockIo {
     /// a full socket buffer, so no writable edge would follow.)
     #[cfg(target_os = "linux")]
     fn send_mmsg(&self, tx: &mut TxBatch) -> io::Result<()> {
-        use std::os::fd::AsFd;
         use std::sync::atomic::Ordering::Relaxed;
 
         use super::mmsg::{Msg, sendmmsg};

@@ -1,0 +1,320 @@
+//! The driver task: one per UDP socket, owning the socket, one `Sleep`
+//! and (behind the shared lock) the sans-IO state machine.
+//!
+//! Each poll: send what is left of the last batch, receive one batch
+//! (`recvmmsg`/GRO through quinn-udp inside `UdpSocket::try_io`), service
+//! the state machine under the lock (feed datagrams, run due timers, fill
+//! the next send batch, collect the wakers of streams that can proceed),
+//! wake those wakers after unlocking, send, and loop while there is more;
+//! then re-arm the `Sleep` to the next deadline (or leave it unpolled when
+//! idle) and return `Pending`. Streams wake the task through the waker it
+//! leaves in the shared state ([`Locked::kick`]).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::time::Sleep;
+
+use crate::Timestamp;
+use crate::net::clock::Clock;
+use crate::net::udp_batch::{DgramSocket, IoCounters, RxBatch, SockIo, TxBatch};
+
+/// Receive/service rounds per poll before the task yields to others (up to
+/// 32 batches of 32 datagrams). The driver of a listener serves every one
+/// of its sessions; yielding after 8 rounds put it behind a thousand
+/// stream tasks in the run queue while its socket buffer overflowed (the
+/// 1000-stream echo of `benches/examples/tokio_compare.rs` with
+/// kernel-default buffers took 13.7–17.5 s; at 32 rounds 9.3 s twice at
+/// load 3, 14.2 s at load 7 — noisy, but not worse). quinn's endpoint
+/// driver bounds its receive loop similarly generously.
+const ROUNDS: usize = 32;
+
+impl DgramSocket for UdpSocket {
+    fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.try_recv_from(buf)
+    }
+    fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.try_send_to(buf, to)
+    }
+}
+
+/// What a service reports.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// When to service again (`None`: only on I/O or a kick).
+    pub(crate) next: Option<Timestamp>,
+    /// The send batch filled up with output still waiting.
+    pub(crate) more_tx: bool,
+    /// Everything is released: the task ends and the socket closes.
+    pub(crate) finished: bool,
+}
+
+/// The sans-IO side of one socket (a client's connection or a listener's
+/// endpoint) with its streams' adapter state.
+pub(crate) trait Core: Send + 'static {
+    /// Feeds `rx`, runs due timers, fills `tx` (unless `None`: the socket
+    /// is blocked on send) and collects the wakers to wake in `wake`.
+    fn service(
+        &mut self,
+        now: Timestamp,
+        rx: &mut RxBatch,
+        tx: Option<&mut TxBatch>,
+        wake: &mut Vec<Waker>,
+    ) -> Outcome;
+
+    /// The driver task is gone (its runtime shut down): collect every
+    /// waiting waker so that the waiters see the error.
+    fn abandon(&mut self, wake: &mut Vec<Waker>);
+}
+
+/// The shared state under the lock.
+pub(crate) struct Locked<C> {
+    pub(crate) core: C,
+    driver: Option<Waker>,
+    kicked: bool,
+    /// The driver task ended without finishing (runtime shut down).
+    pub(crate) dead: bool,
+}
+
+impl<C> Locked<C> {
+    /// Asks the driver task for a service; returns the waker to wake once
+    /// the lock is released (`None`: a kick is already pending).
+    pub(crate) fn kick(&mut self) -> Option<Waker> {
+        if self.kicked {
+            return None;
+        }
+        self.kicked = true;
+        self.driver.clone()
+    }
+}
+
+/// What the driver task and the handles (listener, streams) share.
+pub(crate) struct Shared<C> {
+    state: Mutex<Locked<C>>,
+    clock: Clock,
+    pub(crate) local: SocketAddr,
+    pub(crate) counters: Arc<IoCounters>,
+}
+
+impl<C> Shared<C> {
+    pub(crate) fn lock(&self) -> io::Result<MutexGuard<'_, Locked<C>>> {
+        self.state
+            .lock()
+            .map_err(|_| io::Error::other("kcp driver lock poisoned"))
+    }
+
+    /// The driver's clock: every timestamp of its state machine.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// Registers `cx`'s waker in `slot` (cloning only if it changed).
+pub(crate) fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+/// The error of a handle whose driver task is gone.
+pub(crate) fn driver_gone() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the kcp driver task is gone (its runtime shut down)",
+    )
+}
+
+/// Binds a tokio socket from a std one (non-blocking, options applied) and
+/// spawns its driver on the current runtime.
+pub(crate) fn spawn<C: Core>(
+    core: C,
+    sock: std::net::UdpSocket,
+    cfg: &crate::net::NetConfig,
+    clock: Clock,
+    counters: Arc<IoCounters>,
+) -> io::Result<Arc<Shared<C>>> {
+    let sock = UdpSocket::from_std(sock)?;
+    let local = sock.local_addr()?;
+    let io = SockIo::with_socket(sock, cfg.io_mode, counters.clone())?;
+    let shared = Arc::new(Shared {
+        state: Mutex::new(Locked {
+            core,
+            driver: None,
+            kicked: false,
+            dead: false,
+        }),
+        clock,
+        local,
+        counters,
+    });
+    let driver = Driver {
+        rx: RxBatch::new(io.gro_segments()),
+        tx: TxBatch::new(),
+        io,
+        shared: shared.clone(),
+        sleep: Box::pin(tokio::time::sleep_until(far_future())),
+        armed: None,
+        wake: Vec::new(),
+        done: false,
+    };
+    tokio::spawn(driver);
+    Ok(shared)
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+/// Ensures a tokio runtime is there before anything needs one.
+pub(crate) fn check_runtime() -> io::Result<()> {
+    tokio::runtime::Handle::try_current()
+        .map(drop)
+        .map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// The task future.
+struct Driver<C: Core> {
+    shared: Arc<Shared<C>>,
+    io: SockIo<UdpSocket>,
+    rx: RxBatch,
+    tx: TxBatch,
+    sleep: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
+    /// Wakers collected under the lock, woken after it.
+    wake: Vec<Waker>,
+    done: bool,
+}
+
+impl<C: Core> Driver<C> {
+    /// Receives one batch into `rx`. `true`: there may be more to read
+    /// (go around again); `false`: drained, and the task's waker is
+    /// registered for readability.
+    fn recv(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            let (io, rx) = (&self.io, &mut self.rx);
+            match io.sock.try_io(Interest::READABLE, || io.recv(rx)) {
+                Ok(()) => return true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.rx.clear();
+                    match self.io.sock.poll_recv_ready(cx) {
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(_)) | Poll::Pending => return false,
+                    }
+                }
+                Err(_) => {
+                    self.rx.clear();
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Sends what `tx` holds. `false`: the socket is full and the task's
+    /// waker is registered for writability.
+    fn send(&mut self, cx: &mut Context<'_>) -> bool {
+        while !self.tx.is_empty() {
+            let (io, tx) = (&self.io, &mut self.tx);
+            match io.sock.try_io(Interest::WRITABLE, || io.send(tx)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match self.io.sock.poll_send_ready(cx) {
+                        Poll::Ready(Ok(())) => continue,
+                        Poll::Ready(Err(_)) | Poll::Pending => return false,
+                    }
+                }
+                // `send` reports nothing else (other errors drop the
+                // datagram concerned and are counted).
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// One service under the lock; wakes the collected wakers after it.
+    fn service(&mut self, cx: &Context<'_>, can_send: bool) -> Outcome {
+        let now = self.shared.now();
+        let out = match self.shared.lock() {
+            Ok(mut g) => {
+                g.kicked = false;
+                register(&mut g.driver, cx);
+                let tx = can_send.then_some(&mut self.tx);
+                g.core.service(now, &mut self.rx, tx, &mut self.wake)
+            }
+            Err(_) => Outcome {
+                finished: true,
+                ..Outcome::default()
+            },
+        };
+        for w in self.wake.drain(..) {
+            w.wake();
+        }
+        out
+    }
+}
+
+impl<C: Core> Future for Driver<C> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        for _ in 0..ROUNDS {
+            let can_send = this.send(cx);
+            let more_rx = this.recv(cx);
+            let out = this.service(cx, can_send);
+            let can_send = this.send(cx);
+            if out.finished && this.tx.is_empty() {
+                this.done = true;
+                return Poll::Ready(());
+            }
+            if more_rx || (out.more_tx && can_send) {
+                continue;
+            }
+            let Some(next) = out.next else {
+                this.armed = None;
+                return Poll::Pending;
+            };
+            // At least 1 ms ahead: a state machine that keeps reporting
+            // "now" must not spin the task.
+            let now = Instant::now();
+            let now_ts = this.shared.clock.ts(now);
+            let at = Clock::instant(now, now_ts, next).max(now + Duration::from_millis(1));
+            if this.armed != Some(at) {
+                this.armed = Some(at);
+                this.sleep
+                    .as_mut()
+                    .reset(tokio::time::Instant::from_std(at));
+            }
+            if this.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.armed = None;
+        }
+        // More work: let other tasks run first.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl<C: Core> Drop for Driver<C> {
+    fn drop(&mut self) {
+        let mut wake = std::mem::take(&mut self.wake);
+        if let Ok(mut g) = self.shared.state.lock() {
+            g.driver = None;
+            if !self.done {
+                g.dead = true;
+                g.core.abandon(&mut wake);
+            }
+        }
+        for w in wake {
+            w.wake();
+        }
+    }
+}
