@@ -1157,94 +1157,22 @@ impl OwnedWriteHalf {
         self.inner.send_oob(payload)
     }
 
-    /// The conversation id.
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// use kcp_session::SessionConfig;
-    /// use kcp_session::tokio::{KcpListener, KcpStream};
-    /// use tokio::io::AsyncWriteExt;
-    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
-    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
-    /// let conv = c.conv();
-    /// let (mut rd, mut wr) = c.into_split();
-    /// wr.write_all(b"hi").await?;
-    /// let (mut s, peer) = l.accept().await?;
-    /// assert_eq!(wr.conv(), conv);
-    /// # Ok::<_, std::io::Error>(())
-    /// # })?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
+    /// The session's conversation id (see [`OwnedReadHalf::conv`]).
     pub fn conv(&self) -> u32 {
         self.inner.conv
     }
 
-    /// The peer's address.
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// use kcp_session::SessionConfig;
-    /// use kcp_session::tokio::{KcpListener, KcpStream};
-    /// use tokio::io::AsyncWriteExt;
-    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
-    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
-    /// let conv = c.conv();
-    /// let (mut rd, mut wr) = c.into_split();
-    /// wr.write_all(b"hi").await?;
-    /// let (mut s, peer) = l.accept().await?;
-    /// assert_eq!(wr.peer_addr(), l.local_addr());
-    /// # Ok::<_, std::io::Error>(())
-    /// # })?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
+    /// The peer's address (see [`OwnedReadHalf::peer_addr`]).
     pub fn peer_addr(&self) -> SocketAddr {
         self.inner.peer
     }
 
-    /// The local socket's address.
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// use kcp_session::SessionConfig;
-    /// use kcp_session::tokio::{KcpListener, KcpStream};
-    /// use tokio::io::AsyncWriteExt;
-    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
-    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
-    /// let conv = c.conv();
-    /// let (mut rd, mut wr) = c.into_split();
-    /// wr.write_all(b"hi").await?;
-    /// let (mut s, peer) = l.accept().await?;
-    /// assert_eq!(wr.local_addr(), rd.local_addr());
-    /// # Ok::<_, std::io::Error>(())
-    /// # })?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
+    /// The local socket's address (see [`OwnedReadHalf::local_addr`]).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr()
     }
 
-    /// The session's kcp-go SNMP counters.
-    ///
-    /// ```
-    /// # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # rt.block_on(async {
-    /// use kcp_session::SessionConfig;
-    /// use kcp_session::tokio::{KcpListener, KcpStream};
-    /// use tokio::io::AsyncWriteExt;
-    /// let l = KcpListener::bind("127.0.0.1:0", SessionConfig::fast3()).await?;
-    /// let c = KcpStream::connect(l.local_addr(), SessionConfig::fast3()).await?;
-    /// let conv = c.conv();
-    /// let (mut rd, mut wr) = c.into_split();
-    /// wr.write_all(b"hi").await?;
-    /// let (mut s, peer) = l.accept().await?;
-    /// assert_eq!(wr.stats().bytes_sent, 2);
-    /// # Ok::<_, std::io::Error>(())
-    /// # })?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
+    /// The session's kcp-go SNMP counters (see [`OwnedReadHalf::stats`]).
     pub fn stats(&self) -> Stats {
         self.inner.stats()
     }
