@@ -7,6 +7,8 @@
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "common/echo.rs"]
+mod echo;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -35,7 +37,7 @@ fn main() -> std::io::Result<()> {
     let mut rtts = Vec::new();
     let mut back = vec![0u8; size];
     for i in 0..count {
-        let msg: Vec<u8> = (0..size).map(|j| (i * 31 + j) as u8).collect();
+        let msg = echo::message(i, size);
         let t = Instant::now();
         (&s).write_all(&msg)?;
         (&s).read_exact(&mut back)?;
@@ -44,13 +46,7 @@ fn main() -> std::io::Result<()> {
             return Err(std::io::Error::other(format!("echo {i} differs")));
         }
     }
-    rtts.sort();
-    if let (Some(min), Some(max)) = (rtts.first(), rtts.last()) {
-        println!(
-            "{count} echoes of {size} bytes: rtt min {min:?} median {:?} max {max:?}",
-            rtts[rtts.len() / 2]
-        );
-    }
+    echo::print_rtts(count, size, &mut rtts);
     args::print_stats("session SNMP", &s.stats());
     println!("socket: {:?}", s.io_stats());
     s.close()

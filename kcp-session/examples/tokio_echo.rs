@@ -12,6 +12,8 @@
 
 #[path = "common/args.rs"]
 mod args;
+#[path = "common/echo.rs"]
+mod echo;
 
 use std::time::{Duration, Instant};
 
@@ -104,7 +106,7 @@ async fn client(a: args::Args) -> std::io::Result<()> {
     let mut rtts = Vec::new();
     let mut back = vec![0u8; size];
     for i in 0..count {
-        let msg: Vec<u8> = (0..size).map(|j| (i * 31 + j) as u8).collect();
+        let msg = echo::message(i, size);
         let t = Instant::now();
         s.write_all(&msg).await?;
         tokio::time::timeout(timeout, s.read_exact(&mut back))
@@ -115,13 +117,7 @@ async fn client(a: args::Args) -> std::io::Result<()> {
             return Err(std::io::Error::other(format!("echo {i} differs")));
         }
     }
-    rtts.sort();
-    if let (Some(min), Some(max)) = (rtts.first(), rtts.last()) {
-        println!(
-            "{count} echoes of {size} bytes: rtt min {min:?} median {:?} max {max:?}",
-            rtts[rtts.len() / 2]
-        );
-    }
+    echo::print_rtts(count, size, &mut rtts);
     args::print_stats("session SNMP", &s.stats());
     println!("socket: {:?}", s.io_stats());
     s.close().await
