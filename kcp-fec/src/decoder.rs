@@ -20,8 +20,8 @@ const MAX_SHARD_SETS: u32 = 3;
 const SLOTS: usize = MAX_SHARD_SETS as usize + 2;
 /// After this many groups' worth of consecutive shards that each landed in
 /// a group dropped at once as stale, the newest group is re-based on the
-/// shard that just arrived (see [`Decoder::input`]: a forged far-ahead
-/// seqid must not switch recovery off for good).
+/// shard that just arrived (see `Decoder::track_newest`: a forged
+/// far-ahead seqid must not switch recovery off for good).
 const RESYNC_GROUPS: usize = 2;
 
 /// One group's shards, stored as rows of `stride` bytes (the part of each
@@ -447,9 +447,9 @@ impl Decoder {
         self.stale_run += 1;
         if self.stale_run >= RESYNC_GROUPS * self.shard_count {
             // The newest group is not where the stream is: follow the
-            // stream, keeping the group this shard landed in.
-            // Groups out of range of the new newest go now, so at most 4
-            // stay and the next group always finds a free slot.
+            // stream, keeping the group this shard landed in. Groups out of
+            // range of the new newest go now, so at most 4 stay and the
+            // next group always finds a free slot.
             self.newest = Some(first);
             self.drop_stale(first);
             self.groups[slot].live = true;

@@ -158,6 +158,8 @@ pub struct Mux {
     payload: Vec<u8>,
     control: VecDeque<Control>,
     nop_pending: bool,
+    /// `Control::Refuse` entries in `control`.
+    refusals: usize,
     /// Streams with frames to send, in round-robin order.
     ring: VecDeque<u32>,
     out: Vec<u8>,
@@ -194,6 +196,7 @@ impl Mux {
             payload: Vec::new(),
             control: VecDeque::new(),
             nop_pending: false,
+            refusals: 0,
             ring: VecDeque::new(),
             out: Vec::new(),
             out_pos: 0,
@@ -431,6 +434,7 @@ impl Mux {
         self.streams.clear();
         self.accept_queue.clear();
         self.control.clear();
+        self.refusals = 0;
         self.ring.clear();
         self.out.clear();
         self.out_pos = 0;
@@ -562,15 +566,11 @@ impl Mux {
             return;
         }
         if self.streams.len() >= self.cfg.max_streams {
-            let queued = self
-                .control
-                .iter()
-                .filter(|c| matches!(c, Control::Refuse(_)))
-                .count();
-            if queued >= MAX_REFUSALS {
+            if self.refusals >= MAX_REFUSALS {
                 self.stats.dropped_syns += 1;
             } else {
                 self.stats.refused_syns += 1;
+                self.refusals += 1;
                 self.control.push_back(Control::Refuse(sid));
             }
             return;
@@ -686,7 +686,10 @@ impl Mux {
                     self.stats.nops_out += 1;
                     self.push_frame(Cmd::Nop, 0, &[]);
                 }
-                Control::Refuse(sid) => self.push_frame(Cmd::Fin, sid, &[]),
+                Control::Refuse(sid) => {
+                    self.refusals -= 1;
+                    self.push_frame(Cmd::Fin, sid, &[]);
+                }
                 Control::Upd(sid, consumed) => {
                     // A stream closed meanwhile is gone: its UPD too.
                     if let Some(s) = self.streams.get_mut(&sid) {
