@@ -102,8 +102,6 @@ use std::time::{Duration, Instant};
 
 #[cfg(feature = "snappy")]
 use super::snappy::{SnappyDecoder, SnappyEncoder};
-#[cfg(feature = "snappy")]
-use super::{HEADER_LEN, Header};
 use super::{Mux, MuxConfig, MuxError, MuxEvent, MuxStats, Role, StreamError, StreamId, Version};
 use crate::net::KcpStream;
 use crate::net::clock::Clock;
@@ -698,7 +696,8 @@ fn writer_loop<W: Write>(sh: &Shared, mut wr: W, compress: bool, version: Versio
         let r = match &mut enc {
             Some(enc) => {
                 wire.clear();
-                frames_to_chunks(enc, &mut batch, version, &mut wire);
+                let taken = enc.encode_frames(&batch, version, &mut wire);
+                batch.drain(..taken);
                 wr.write_all(&wire).map(|()| wire.len())
             }
             None => {
@@ -724,29 +723,6 @@ fn writer_loop<W: Write>(sh: &Shared, mut wr: W, compress: bool, version: Versio
         sh.done_cond.notify_all();
     }
     sh.die(why);
-}
-
-/// Encodes the whole smux frames at the front of `batch` into `wire`, one
-/// snappy chunk per frame, as kcptun's `CompStream` (one Write + Flush per
-/// frame) does, and removes them from `batch`. Mux output batches hold
-/// whole frames; a partial one would stay for the next batch.
-#[cfg(feature = "snappy")]
-fn frames_to_chunks(enc: &mut SnappyEncoder, batch: &mut Vec<u8>, v: Version, wire: &mut Vec<u8>) {
-    let mut at = 0;
-    while at < batch.len() {
-        let end = match Header::parse(&batch[at..], v) {
-            Ok(h) => at + HEADER_LEN + h.payload_len(),
-            Err(_) if batch.len() - at < HEADER_LEN => break,
-            // Never from our own mux; keep the bytes flowing anyway.
-            Err(_) => batch.len(),
-        };
-        if end > batch.len() {
-            break;
-        }
-        enc.encode(&batch[at..end], wire);
-        at = end;
-    }
-    batch.drain(..at);
 }
 
 /// The part of a stream all its handles share.

@@ -19,6 +19,8 @@
 
 use core::fmt;
 
+use super::frame::{HEADER_LEN, Header, Version};
+
 /// The stream identifier chunk: type 0xff, length 6, `sNaPpY`.
 pub const STREAM_IDENTIFIER: [u8; 10] =
     [0xff, 0x06, 0x00, 0x00, b's', b'N', b'a', b'P', b'p', b'Y'];
@@ -154,6 +156,31 @@ impl SnappyEncoder {
             out.extend_from_slice(&crc.to_le_bytes());
             out.extend_from_slice(body);
         }
+    }
+}
+
+impl SnappyEncoder {
+    /// Encodes the whole smux frames at the front of `frames` (as
+    /// [`Mux::poll_output`](super::Mux::poll_output) hands them out), one
+    /// chunk per frame, as kcptun's `CompStream` does (one `Write` + `Flush`
+    /// per frame); returns how many bytes of `frames` it took. A trailing
+    /// partial frame is left for the next call. Bytes that do not parse as
+    /// a `version` header (never from our own mux) go out as one chunk.
+    pub fn encode_frames(&mut self, frames: &[u8], version: Version, out: &mut Vec<u8>) -> usize {
+        let mut at = 0;
+        while at < frames.len() {
+            let end = match Header::parse(&frames[at..], version) {
+                Ok(h) => at + HEADER_LEN + h.payload_len(),
+                Err(_) if frames.len() - at < HEADER_LEN => break,
+                Err(_) => frames.len(),
+            };
+            if end > frames.len() {
+                break;
+            }
+            self.encode(&frames[at..end], out);
+            at = end;
+        }
+        at
     }
 }
 
