@@ -167,7 +167,7 @@ impl Kcp {
             mss,
             dead: false,
             snd: SendBuffer::new(kept_segments(&config)),
-            rcv: RecvBuffer::new(config.rcv_wnd, max_kept_buffer(&config)),
+            rcv: RecvBuffer::new(max_kept_buffer(&config)),
             acklist: Vec::new(),
             rtt: RttEstimator::new(config.nodelay),
             rmt_wnd: config.profile.default_rcv_wnd(),
@@ -281,7 +281,6 @@ impl Kcp {
     /// Changes the send and receive windows on the fly (`<= 0` = keep).
     pub fn set_window(&mut self, snd: i32, rcv: i32) {
         self.cfg.set_window(snd, rcv);
-        self.rcv.reserve_window(self.cfg.rcv_wnd);
         self.snd.set_keep(kept_segments(&self.cfg));
     }
 

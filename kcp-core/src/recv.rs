@@ -14,8 +14,16 @@
 //! O(1) per segment and nothing moves. Each slot owns its payload buffer
 //! and keeps it after the segment is read, for the next segment that lands
 //! in it: no free list, no allocation once every slot was used once.
+//!
+//! The ring starts small and doubles when a segment lands beyond it, so an
+//! idle session with a large window costs a few hundred bytes rather than
+//! two windows of slots; it never shrinks, so a busy session stops
+//! allocating once it has seen its largest reach.
 
 use alloc::vec::Vec;
+
+/// Slots a new ring starts with.
+const MIN_SLOTS: usize = 8;
 
 /// One slot of the ring. Its sequence number is implied by its position.
 #[derive(Debug, Default)]
@@ -37,8 +45,10 @@ impl Slot {
 
 #[derive(Debug)]
 pub(crate) struct RecvBuffer {
-    /// Power-of-two ring, at least twice the largest receive window used:
-    /// the queue holds at most one window, the reorder window another.
+    /// Power-of-two ring covering every live sequence number, i.e.
+    /// `[read, sn]` for the highest `sn` stored; grows on demand, bounded by
+    /// twice the largest receive window used (the queue holds at most one
+    /// window, the reorder window another).
     slots: Vec<Slot>,
     /// First sequence number in the queue (the next one to read).
     read: u32,
@@ -60,16 +70,16 @@ pub(crate) enum Stored {
 }
 
 impl RecvBuffer {
-    pub(crate) fn new(rcv_wnd: u32, max_keep: usize) -> Self {
-        let mut r = RecvBuffer {
-            slots: Vec::new(),
+    pub(crate) fn new(max_keep: usize) -> Self {
+        let mut slots = Vec::new();
+        slots.resize_with(MIN_SLOTS, Slot::default);
+        RecvBuffer {
+            slots,
             read: 0,
             rcv_nxt: 0,
             buffered: 0,
             max_keep,
-        };
-        r.reserve_window(rcv_wnd);
-        r
+        }
     }
 
     pub(crate) fn set_max_keep(&mut self, max_keep: usize) {
@@ -89,18 +99,17 @@ impl RecvBuffer {
         self.rcv_nxt.wrapping_sub(self.read) as usize
     }
 
-    /// Grows the ring for a (new) receive window of `rcv_wnd`; never shrinks,
-    /// so segments accepted under a larger window keep their slots.
-    pub(crate) fn reserve_window(&mut self, rcv_wnd: u32) {
-        let want = (2 * rcv_wnd as usize).max(2).next_power_of_two();
+    /// Grows the ring to at least `need` slots (rounded up to a power of
+    /// two). Every live sn lies in `[read, read + cap)`: each old slot moves
+    /// to the position of the one sn of that range it stands for.
+    fn grow(&mut self, need: usize) {
         let cap = self.slots.len();
+        let want = need.next_power_of_two();
         if want <= cap {
             return;
         }
         let mut slots: Vec<Slot> = Vec::with_capacity(want);
         slots.resize_with(want, Slot::default);
-        // Every live sn lies in [read, read + cap): move each old slot to the
-        // position of the one sn of that range it stands for.
         let (new_mask, old) = (want - 1, core::mem::take(&mut self.slots));
         for (i, slot) in old.into_iter().enumerate() {
             let sn = self
@@ -126,6 +135,7 @@ impl RecvBuffer {
         if (off as i32) < 0 || (sn.wrapping_sub(self.rcv_nxt.wrapping_add(rcv_wnd)) as i32) >= 0 {
             return Stored::OutOfWindow;
         }
+        self.grow(sn.wrapping_sub(self.read) as usize + 1);
         let mask = self.mask();
         let slot = &mut self.slots[sn as usize & mask];
         if slot.filled {
@@ -253,7 +263,7 @@ mod tests {
 
     #[test]
     fn reorders_and_reads_messages() {
-        let mut r = RecvBuffer::new(4, 4096);
+        let mut r = RecvBuffer::new(4096);
         assert_eq!(r.insert(1, 0, 4, b"b", false), Stored::New);
         r.release_in_order(4);
         assert_eq!((r.queued(), r.buffered), (0, 1));
@@ -271,7 +281,7 @@ mod tests {
 
     #[test]
     fn queue_full_holds_segments_back() {
-        let mut r = RecvBuffer::new(2, 4096);
+        let mut r = RecvBuffer::new(4096);
         for sn in 0..2 {
             r.insert(sn, 0, 2, b"q", false);
             r.release_in_order(2);
@@ -287,7 +297,7 @@ mod tests {
 
     #[test]
     fn growing_keeps_every_segment_across_the_wrap() {
-        let mut r = RecvBuffer::new(4, 4096);
+        let mut r = RecvBuffer::new(4096);
         let start = u32::MAX - 2;
         r.read = start;
         r.rcv_nxt = start;
@@ -299,27 +309,33 @@ mod tests {
         }
         r.release_in_order(4);
         assert_eq!((r.queued(), r.buffered), (2, 1));
-        r.reserve_window(64);
-        for k in [0u32, 1, 3] {
+        assert_eq!(r.slots.len(), MIN_SLOTS);
+        // A window of 64: sn start+40 lands beyond the ring, which grows
+        // (to 64 slots, covering [read, start+40]) and keeps what it held.
+        let far = start.wrapping_add(40);
+        assert_eq!(r.insert(far, 0, 64, &[40], false), Stored::New);
+        assert_eq!(r.slots.len(), 64);
+        for k in [0u32, 1, 3, 40] {
             assert_eq!(r.payload_of(start.wrapping_add(k)), Some(&[k as u8][..]));
         }
         assert_eq!(r.payload_of(start.wrapping_add(2)), None);
-        for k in [5u32, 2, 4] {
+        for k in (4..40u32).chain([2]) {
             assert_eq!(
                 r.insert(start.wrapping_add(k), 0, 64, &[k as u8], false),
                 Stored::New
             );
         }
         r.release_in_order(64);
-        assert_eq!((r.queued(), r.buffered), (6, 0));
-        for k in 0..6u8 {
+        assert_eq!((r.queued(), r.buffered), (41, 0));
+        for k in 0..41u8 {
             assert_eq!(collect(&mut r).as_deref(), Some(&[k][..]));
         }
+        assert_eq!(r.slots.len(), 64, "the ring never shrinks");
     }
 
     #[test]
     fn oversized_buffers_are_not_kept() {
-        let mut r = RecvBuffer::new(4, 100);
+        let mut r = RecvBuffer::new(100);
         r.insert(0, 0, 4, &[1u8; 1000], false);
         r.release_in_order(4);
         assert_eq!(collect(&mut r).map(|v| v.len()), Some(1000));

@@ -1,0 +1,108 @@
+//! Memory an idle session costs: a byte-counting global allocator watches an
+//! `Endpoint` that accepted many sessions with large windows (kcptun's
+//! 1024/1024), each of which echoed one short message and then went idle.
+//! The live bytes the endpoint holds are measured by dropping it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use kcp_core::Timestamp;
+use kcp_session::{Connection, Endpoint, EndpointConfig, Event, SessionConfig};
+
+struct Counting;
+
+static LIVE: AtomicI64 = AtomicI64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const SESSIONS: u32 = 1000;
+
+fn live() -> i64 {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// One test only: the counter is process-wide.
+#[test]
+fn an_idle_session_with_large_windows_costs_little_memory() {
+    let cfg = SessionConfig::fast3().with_window(1024, 1024);
+    let t0 = Timestamp::from_millis(0);
+    let mut clients: Vec<Connection> = (0..SESSIONS)
+        .map(|i| Connection::connect(1000 + i, &cfg, t0).unwrap())
+        .collect();
+    let mut wire = vec![0u8; 1500];
+    let mut rbuf = vec![0u8; 4096];
+    let before = live();
+    let mut ep_cfg = EndpointConfig::new(cfg.clone());
+    ep_cfg.accept_backlog = SESSIONS as usize;
+    let mut ep: Endpoint<u32> = Endpoint::new(ep_cfg).unwrap();
+    for c in clients.iter_mut() {
+        c.send(&[0x11; 16]).unwrap();
+    }
+    let mut echoed = 0;
+    let mut now = t0;
+    for _ in 0..2000 {
+        for (addr, c) in clients.iter_mut().enumerate() {
+            if c.poll_timeout().is_some_and(|t| now.reached(t)) {
+                c.handle_timeout(now);
+            }
+            while let Some(n) = c.poll_transmit(now, &mut wire) {
+                ep.handle_datagram(now, addr as u32, &mut wire[..n]);
+            }
+        }
+        while ep.accept().is_some() {}
+        while let Some((h, ev)) = ep.poll_event() {
+            if ev == Event::Readable {
+                let conn = ep.connection_mut(h).unwrap();
+                while let Ok(n) = conn.recv(&mut rbuf) {
+                    conn.send(&rbuf[..n]).unwrap();
+                }
+            }
+        }
+        if ep.poll_timeout().is_some_and(|t| now.reached(t)) {
+            ep.handle_timeout(now);
+        }
+        while let Some((to, n)) = ep.poll_transmit(now, &mut wire) {
+            let c = &mut clients[to as usize];
+            c.handle_datagram(now, &mut wire[..n]);
+            while let Ok(k) = c.recv(&mut rbuf) {
+                echoed += k;
+            }
+            while c.poll_event().is_some() {}
+        }
+        now = now.add_millis(1);
+    }
+    assert_eq!(echoed, 16 * SESSIONS as usize, "every session echoed");
+    assert_eq!(ep.len(), SESSIONS as usize);
+    let with_sessions = live();
+    drop(ep);
+    let after = live();
+    let per_session = (with_sessions - after) / SESSIONS as i64;
+    println!(
+        "endpoint: {} bytes live for {SESSIONS} idle sessions, {per_session} per session \
+         (before {before}, after drop {after})",
+        with_sessions - after
+    );
+    assert!(
+        per_session < 8 * 1024,
+        "{per_session} bytes per idle session"
+    );
+}
