@@ -140,9 +140,14 @@ pub struct SessionConfig {
     pub oob_queue: usize,
     /// For the I/O adapter: DSCP value for the socket (TOS = dscp << 2).
     pub dscp: u8,
-    /// For the I/O adapter: socket receive buffer size (0 = OS default).
+    /// For the I/O adapters: socket receive buffer size. 0 (the default) =
+    /// sized for the receive window: at least `rcv_wnd × mtu` bytes, at most
+    /// 4 MiB, raised from the OS default but never lowered (a window of
+    /// datagrams arriving in one burst must fit, or most of it is dropped);
+    /// the kernel caps any request at `net.core.rmem_max`.
     pub read_buffer: usize,
-    /// For the I/O adapter: socket send buffer size (0 = OS default).
+    /// For the I/O adapters: socket send buffer size. 0 (the default) = sized
+    /// for the send window, as `read_buffer` (capped at `net.core.wmem_max`).
     pub write_buffer: usize,
 }
 

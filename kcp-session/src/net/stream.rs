@@ -582,13 +582,3 @@ impl Write for &KcpStream {
         Ok(())
     }
 }
-
-impl From<&crate::SessionConfig> for SockOpts {
-    fn from(c: &crate::SessionConfig) -> Self {
-        SockOpts {
-            dscp: c.dscp,
-            read_buffer: c.read_buffer,
-            write_buffer: c.write_buffer,
-        }
-    }
-}

@@ -96,20 +96,86 @@ impl IoCounters {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct SockOpts {
     pub(crate) dscp: u8,
-    pub(crate) read_buffer: usize,
-    pub(crate) write_buffer: usize,
+    pub(crate) read_buffer: BufSize,
+    pub(crate) write_buffer: BufSize,
+}
+
+/// How large a socket buffer to ask for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum BufSize {
+    /// Leave the OS default.
+    #[default]
+    Os,
+    /// Exactly this (the kernel may cap it, at `rmem_max`/`wmem_max`).
+    Exact(usize),
+    /// At least this: raised if the OS default is smaller, never lowered.
+    AtLeast(usize),
+}
+
+/// Largest buffer the automatic sizing asks for: kcptun's default
+/// `--sockbuf`.
+pub(crate) const AUTO_BUFFER_CAP: usize = 4 << 20;
+
+/// The buffer a window of `wnd` datagrams of `mtu` bytes needs, capped.
+fn for_window(wnd: u32, mtu: usize) -> BufSize {
+    BufSize::AtLeast((wnd as usize).saturating_mul(mtu).min(AUTO_BUFFER_CAP))
+}
+
+impl From<&crate::SessionConfig> for SockOpts {
+    /// `read_buffer`/`write_buffer` 0 means "sized for the window": a full
+    /// window of datagrams arriving in one burst (which a KCP peer without
+    /// congestion control sends) must fit, or the socket drops most of it
+    /// and every drop stalls the stream until a retransmission (quic-go
+    /// raises its buffers for the same reason).
+    fn from(c: &crate::SessionConfig) -> Self {
+        let pick = |n: usize, wnd: u32| match n {
+            0 => for_window(wnd, c.mtu),
+            n => BufSize::Exact(n),
+        };
+        SockOpts {
+            dscp: c.dscp,
+            read_buffer: pick(c.read_buffer, c.rcv_wnd),
+            write_buffer: pick(c.write_buffer, c.snd_wnd),
+        }
+    }
+}
+
+/// Applies `want` with `get`/`set` (the kernel reports twice what was set,
+/// on Linux; comparing against the reported size only ever skips raising a
+/// buffer that is already large enough).
+fn size_buffer(
+    want: BufSize,
+    get: impl FnOnce() -> io::Result<usize>,
+    set: impl FnOnce(usize) -> io::Result<()>,
+) -> io::Result<()> {
+    match want {
+        BufSize::Os => Ok(()),
+        BufSize::Exact(n) => set(n),
+        BufSize::AtLeast(n) => match get() {
+            Ok(have) if have >= n => Ok(()),
+            // Best effort: a failure to raise leaves a working socket.
+            _ => {
+                let _ = set(n);
+                Ok(())
+            }
+        },
+    }
 }
 
 /// A non-blocking UDP socket bound to `addr` with `opts` applied.
 pub(crate) fn bind_socket(addr: SocketAddr, opts: SockOpts) -> io::Result<StdUdpSocket> {
     let domain = Domain::for_address(addr);
     let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-    if opts.read_buffer > 0 {
-        s.set_recv_buffer_size(opts.read_buffer)?;
-    }
-    if opts.write_buffer > 0 {
-        s.set_send_buffer_size(opts.write_buffer)?;
-    }
+    size_buffer(
+        opts.read_buffer,
+        || s.recv_buffer_size(),
+        |n| s.set_recv_buffer_size(n),
+    )?;
+    size_buffer(
+        opts.write_buffer,
+        || s.send_buffer_size(),
+        |n| s.set_send_buffer_size(n),
+    )?;
     if opts.dscp > 0 {
         let tos = u32::from(opts.dscp) << 2;
         // kcp-go sets both on an IPv6 socket and ignores the failure of
@@ -146,6 +212,18 @@ impl RxBatch {
             full: false,
             #[cfg(unix)]
             slot,
+        }
+    }
+
+    /// A batch with no room, for services that bring no datagrams.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn empty() -> Self {
+        RxBatch {
+            buf: Vec::new(),
+            items: Vec::new(),
+            full: false,
+            #[cfg(unix)]
+            slot: 0,
         }
     }
 
@@ -676,6 +754,36 @@ mod tests {
                 assert_eq!(&buf[..n], &[i as u8; 100], "{mode:?}");
             }
         }
+    }
+
+    #[test]
+    fn buffers_default_to_the_window_and_are_never_lowered() {
+        let recv_size = |opts: SockOpts| {
+            let s = bind_socket("127.0.0.1:0".parse().unwrap(), opts).unwrap();
+            socket2::SockRef::from(&s).recv_buffer_size().unwrap()
+        };
+        let os = recv_size(SockOpts::default());
+        // A 1024 × 1400 window asks for 1.4 MB: the same as asking exactly
+        // (whatever the kernel caps that at), unless the default is larger.
+        let cfg = crate::SessionConfig::default()
+            .with_window(1024, 1024)
+            .with_mtu(1400);
+        let auto = SockOpts::from(&cfg);
+        assert_eq!(auto.read_buffer, BufSize::AtLeast(1024 * 1400));
+        let exact = recv_size(SockOpts {
+            read_buffer: BufSize::Exact(1024 * 1400),
+            ..SockOpts::default()
+        });
+        assert_eq!(recv_size(auto), exact.max(os));
+        // A small window never shrinks the OS default.
+        let small = SockOpts::from(&crate::SessionConfig::default().with_window(4, 4));
+        assert_eq!(recv_size(small), os);
+        // Huge windows are capped at kcptun's 4 MiB; an explicit size wins.
+        let huge = SockOpts::from(&crate::SessionConfig::default().with_window(65535, 65535));
+        assert_eq!(huge.write_buffer, BufSize::AtLeast(AUTO_BUFFER_CAP));
+        let mut set = cfg.clone();
+        set.read_buffer = 65536;
+        assert_eq!(SockOpts::from(&set).read_buffer, BufSize::Exact(65536));
     }
 
     #[test]

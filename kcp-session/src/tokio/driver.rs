@@ -9,6 +9,13 @@
 //! then re-arm the `Sleep` to the next deadline (or leave it unpolled when
 //! idle) and return `Pending`. Streams wake the task through the waker it
 //! leaves in the shared state ([`Locked::kick`]).
+//!
+//! A stream that queued data does not wait for that hop: it services the
+//! state machine and sends the output from its own task
+//! ([`send_from_caller`]), as the std adapter's writer does, and kicks the
+//! driver only for what it could not finish (a full socket or batch, a
+//! deadline earlier than the one the driver sleeps to). One send batch is
+//! shared for this: whoever sends takes it out of [`Locked`].
 
 use std::future::Future;
 use std::io;
@@ -79,6 +86,17 @@ pub(crate) struct Locked<C> {
     pub(crate) core: C,
     driver: Option<Waker>,
     kicked: bool,
+    /// The send batch while nobody is sending from it (always empty here
+    /// unless the driver is asked to send what a caller left).
+    tx: Option<TxBatch>,
+    /// Empty receive batch for services that bring no datagrams.
+    no_rx: RxBatch,
+    /// The deadline the driver last armed its `Sleep` for.
+    next: Option<Timestamp>,
+    /// The driver found the batch taken: it wants a kick when it is back.
+    want_tx: bool,
+    /// Wakers collected by a caller's service (kept for its capacity).
+    wake: Vec<Waker>,
     /// The driver task ended without finishing (runtime shut down).
     pub(crate) dead: bool,
 }
@@ -98,6 +116,7 @@ impl<C> Locked<C> {
 /// What the driver task and the handles (listener, streams) share.
 pub(crate) struct Shared<C> {
     state: Mutex<Locked<C>>,
+    io: SockIo<UdpSocket>,
     clock: Clock,
     pub(crate) local: SocketAddr,
     pub(crate) counters: Arc<IoCounters>,
@@ -113,6 +132,57 @@ impl<C> Shared<C> {
     /// The driver's clock: every timestamp of its state machine.
     pub(crate) fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+}
+
+impl<C: Core> Shared<C> {
+    /// Services the state machine under `g` and sends its output from the
+    /// calling task (a stream that just queued data), saving the hop to
+    /// the driver task and back. Kicks the driver for whatever is left:
+    /// output beyond one batch or a full socket, a deadline earlier than
+    /// the driver's, a driver that wanted the batch. If the driver holds
+    /// the batch, this is a plain kick.
+    pub(crate) fn send_from_caller(&self, mut g: MutexGuard<'_, Locked<C>>) {
+        let Some(mut tx) = g.tx.take() else {
+            let w = g.kick();
+            drop(g);
+            if let Some(w) = w {
+                w.wake();
+            }
+            return;
+        };
+        let now = self.now();
+        let mut wake = std::mem::take(&mut g.wake);
+        let l = &mut *g;
+        let out = l.core.service(now, &mut l.no_rx, Some(&mut tx), &mut wake);
+        let earlier = match (out.next, l.next) {
+            (Some(a), Some(b)) => a.diff(b) < 0,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        drop(g);
+        for w in wake.drain(..) {
+            w.wake();
+        }
+        if !tx.is_empty() {
+            // Whatever does not fit the socket now is the driver's to send.
+            let _ = self
+                .io
+                .sock
+                .try_io(Interest::WRITABLE, || self.io.send(&mut tx));
+        }
+        let Ok(mut g) = self.state.lock() else {
+            return;
+        };
+        let need = !tx.is_empty() || out.more_tx || out.finished || earlier || g.want_tx;
+        g.want_tx = false;
+        g.tx = Some(tx);
+        g.wake = wake;
+        let w = if need { g.kick() } else { None };
+        drop(g);
+        if let Some(w) = w {
+            w.wake();
+        }
     }
 }
 
@@ -149,16 +219,21 @@ pub(crate) fn spawn<C: Core>(
             core,
             driver: None,
             kicked: false,
+            tx: Some(TxBatch::new()),
+            no_rx: RxBatch::empty(),
+            next: None,
+            want_tx: false,
+            wake: Vec::new(),
             dead: false,
         }),
+        io,
         clock,
         local,
         counters,
     });
     let driver = Driver {
-        rx: RxBatch::new(io.gro_segments()),
-        tx: TxBatch::new(),
-        io,
+        rx: RxBatch::new(shared.io.gro_segments()),
+        tx: None,
         shared: shared.clone(),
         sleep: Box::pin(tokio::time::sleep_until(far_future())),
         armed: None,
@@ -183,9 +258,9 @@ pub(crate) fn check_runtime() -> io::Result<()> {
 /// The task future.
 struct Driver<C: Core> {
     shared: Arc<Shared<C>>,
-    io: SockIo<UdpSocket>,
     rx: RxBatch,
-    tx: TxBatch,
+    /// The send batch while this task holds it (see [`Locked::tx`]).
+    tx: Option<TxBatch>,
     sleep: Pin<Box<Sleep>>,
     armed: Option<Instant>,
     /// Wakers collected under the lock, woken after it.
@@ -199,12 +274,12 @@ impl<C: Core> Driver<C> {
     /// registered for readability.
     fn recv(&mut self, cx: &mut Context<'_>) -> bool {
         loop {
-            let (io, rx) = (&self.io, &mut self.rx);
+            let (io, rx) = (&self.shared.io, &mut self.rx);
             match io.sock.try_io(Interest::READABLE, || io.recv(rx)) {
                 Ok(()) => return true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.rx.clear();
-                    match self.io.sock.poll_recv_ready(cx) {
+                    match self.shared.io.sock.poll_recv_ready(cx) {
                         Poll::Ready(Ok(())) => continue,
                         Poll::Ready(Err(_)) | Poll::Pending => return false,
                     }
@@ -220,12 +295,15 @@ impl<C: Core> Driver<C> {
     /// Sends what `tx` holds. `false`: the socket is full and the task's
     /// waker is registered for writability.
     fn send(&mut self, cx: &mut Context<'_>) -> bool {
-        while !self.tx.is_empty() {
-            let (io, tx) = (&self.io, &mut self.tx);
+        let io = &self.shared.io;
+        let Some(tx) = self.tx.as_mut() else {
+            return true;
+        };
+        while !tx.is_empty() {
             match io.sock.try_io(Interest::WRITABLE, || io.send(tx)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match self.io.sock.poll_send_ready(cx) {
+                    match io.sock.poll_send_ready(cx) {
                         Poll::Ready(Ok(())) => continue,
                         Poll::Ready(Err(_)) | Poll::Pending => return false,
                     }
@@ -245,8 +323,14 @@ impl<C: Core> Driver<C> {
             Ok(mut g) => {
                 g.kicked = false;
                 register(&mut g.driver, cx);
-                let tx = can_send.then_some(&mut self.tx);
-                g.core.service(now, &mut self.rx, tx, &mut self.wake)
+                if self.tx.is_none() {
+                    self.tx = g.tx.take();
+                }
+                g.want_tx = self.tx.is_none();
+                let tx = self.tx.as_mut().filter(|_| can_send);
+                let out = g.core.service(now, &mut self.rx, tx, &mut self.wake);
+                g.next = out.next;
+                out
             }
             Err(_) => Outcome {
                 finished: true,
@@ -270,12 +354,16 @@ impl<C: Core> Future for Driver<C> {
             let more_rx = this.recv(cx);
             let out = this.service(cx, can_send);
             let can_send = this.send(cx);
-            if out.finished && this.tx.is_empty() {
+            let sent = this.tx.as_ref().is_none_or(TxBatch::is_empty);
+            if out.finished && sent {
                 this.done = true;
                 return Poll::Ready(());
             }
             if more_rx || (out.more_tx && can_send) {
                 continue;
+            }
+            if sent {
+                this.give_back_tx();
             }
             let Some(next) = out.next else {
                 this.armed = None;
@@ -298,8 +386,22 @@ impl<C: Core> Future for Driver<C> {
             this.armed = None;
         }
         // More work: let other tasks run first.
+        if this.tx.as_ref().is_none_or(TxBatch::is_empty) {
+            this.give_back_tx();
+        }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+impl<C: Core> Driver<C> {
+    /// Returns the (empty) send batch for streams to send from.
+    fn give_back_tx(&mut self) {
+        if let Some(tx) = self.tx.take()
+            && let Ok(mut g) = self.shared.state.lock()
+        {
+            g.tx = Some(tx);
+        }
     }
 }
 

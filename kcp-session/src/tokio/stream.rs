@@ -58,11 +58,13 @@ impl Inner {
         }
     }
 
-    /// Runs `f` on the session under its driver's lock, then kicks the
-    /// driver if `f` asked for it (after unlocking).
+    /// Runs `f` on the session under its driver's lock; then, if `f`
+    /// queued output, services and sends it from this task
+    /// ([`Shared::send_from_caller`](driver::Shared::send_from_caller)), or
+    /// kicks the driver if `f` only asked for a watch.
     fn with<R>(&self, f: impl FnOnce(Sess<'_>, &mut Ctl) -> R) -> io::Result<R> {
         let mut ctl = Ctl::default();
-        let (r, waker) = match &self.link {
+        match &self.link {
             Link::Client(s) => {
                 let mut g = s.lock()?;
                 if g.dead {
@@ -70,14 +72,8 @@ impl Inner {
                 }
                 let c = &mut g.core;
                 let r = f(Some((Some(&mut c.conn), &mut c.sess)), &mut ctl);
-                (
-                    r,
-                    if ctl.kick || ctl.watch {
-                        g.kick()
-                    } else {
-                        None
-                    },
-                )
+                finish(s, g, &ctl);
+                Ok(r)
             }
             Link::Server(s, h) => {
                 let mut g = s.lock()?;
@@ -88,20 +84,10 @@ impl Inner {
                 if ctl.watch {
                     g.core.watch(*h);
                 }
-                (
-                    r,
-                    if ctl.kick || ctl.watch {
-                        g.kick()
-                    } else {
-                        None
-                    },
-                )
+                finish(s, g, &ctl);
+                Ok(r)
             }
-        };
-        if let Some(w) = waker {
-            w.wake();
         }
-        Ok(r)
     }
 
     /// Like [`with`](Self::with) for a poll function.
@@ -364,6 +350,23 @@ impl Inner {
         match &self.link {
             Link::Client(s) => s.counters.snapshot(),
             Link::Server(s, _) => s.counters.snapshot(),
+        }
+    }
+}
+
+/// What [`Inner::with`] does after `f`: send now, kick, or nothing.
+fn finish<C: driver::Core>(
+    s: &driver::Shared<C>,
+    mut g: std::sync::MutexGuard<'_, driver::Locked<C>>,
+    ctl: &Ctl,
+) {
+    if ctl.kick {
+        s.send_from_caller(g);
+    } else if ctl.watch {
+        let w = g.kick();
+        drop(g);
+        if let Some(w) = w {
+            w.wake();
         }
     }
 }
