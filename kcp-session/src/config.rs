@@ -149,7 +149,21 @@ pub struct SessionConfig {
     /// For the I/O adapters: socket send buffer size. 0 (the default) = sized
     /// for the send window, as `read_buffer` (capped at `net.core.wmem_max`).
     pub write_buffer: usize,
+    /// Replay filter of a client [`Connection`](crate::Connection): the
+    /// last this-many authenticated datagrams' nonces are remembered and a
+    /// repeat is dropped (see [`replay`](crate::replay); `32 ×` this many
+    /// bytes, allocated on the first datagram). 0 disables it; ciphers
+    /// without a nonce (`null`) have nothing to filter. Sessions of an
+    /// [`Endpoint`](crate::Endpoint) use the endpoint's filters instead
+    /// ([`EndpointConfig::replay`](crate::EndpointConfig::replay)).
+    pub replay_window: usize,
 }
+
+/// Default [`SessionConfig::replay_window`]: 2048 datagrams (64 KiB of
+/// filter once the first datagram arrives), whole send windows' worth; an
+/// older datagram replayed to a client finds KCP past its sequence numbers
+/// anyway.
+pub const DEFAULT_REPLAY_WINDOW: usize = 2048;
 
 impl Default for SessionConfig {
     fn default() -> Self {
@@ -174,6 +188,7 @@ impl Default for SessionConfig {
             dscp: 0,
             read_buffer: 0,
             write_buffer: 0,
+            replay_window: DEFAULT_REPLAY_WINDOW,
         }
     }
 }

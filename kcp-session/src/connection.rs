@@ -9,6 +9,7 @@ use kcp_fec::{
 };
 
 use crate::rate::RateLimiter;
+use crate::replay::{ReplayFilter, ReplayKey};
 use crate::tx_queue::{MAX_QUEUED, TxQueue};
 use crate::{ConfigError, Event, Layout, OobError, ReadError, SessionConfig, Stats, WriteError};
 
@@ -110,6 +111,10 @@ pub struct Connection {
     write_blocked: bool,
     dead_signalled: bool,
     oob_signalled: bool,
+    /// Nonces of authenticated datagrams (client side; an endpoint's
+    /// sessions are filtered by the endpoint).
+    replay: ReplayFilter,
+    replay_drops: u64,
     #[cfg(feature = "sim")]
     pub(crate) sim_rx: Vec<u8>,
 }
@@ -183,6 +188,11 @@ impl Connection {
             write_blocked: false,
             dead_signalled: false,
             oob_signalled: false,
+            replay: ReplayFilter::new(
+                if side == Side::Client { cfg.replay_window } else { 0 },
+                ReplayKey::process(),
+            ),
+            replay_drops: 0,
             #[cfg(feature = "sim")]
             sim_rx: Vec::new(),
         })
@@ -311,8 +321,15 @@ impl Connection {
         self.rate.set_rate(bytes_per_sec);
     }
 
+    /// Authenticated datagrams dropped as replays (a nonce seen before;
+    /// see [`SessionConfig::replay_window`]).
+    pub fn replayed_datagrams(&self) -> u64 {
+        self.replay_drops
+    }
+
     /// The adapter saw a datagram from an address other than the session's
     /// peer (spec §5: dropped, `InErrs++`).
+
     pub fn count_foreign_datagram(&mut self) {
         self.counters.in_errs += 1;
     }
@@ -564,7 +581,14 @@ impl Connection {
             return;
         }
         match self.crypt.open_in_place(datagram) {
-            Ok(r) => self.handle_plaintext(now, &datagram[r]),
+            Ok(r) => {
+                let nonce = &datagram[..self.crypt.nonce_len()];
+                if !nonce.is_empty() && self.replay.check_and_insert(nonce) {
+                    self.replay_drops += 1;
+                    return;
+                }
+                self.handle_plaintext(now, &datagram[r])
+            }
             Err(CryptError::Checksum | CryptError::Auth) => self.counters.in_csum_errors += 1,
             // A datagram longer than 1500 would be cut by kcp-go's read and
             // then fail its checksum.

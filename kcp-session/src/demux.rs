@@ -2,7 +2,7 @@
 //! lookup (spec session.md §6).
 
 use kcp_core::OVERHEAD;
-use kcp_core::segment::segments;
+use kcp_core::segment::{Command, segments};
 use kcp_fec::{HEADER_SIZE, PacketKind, packet_kind};
 
 /// The demux view of one decrypted datagram (at least 12 bytes).
@@ -20,6 +20,9 @@ pub(crate) enum Peek {
         /// Everything after the FEC header parses as KCP segments of this
         /// conv (or it is an OOB packet): may open a session.
         well_formed: bool,
+        /// Well formed and carrying the first data segment of a stream
+        /// (PUSH, `sn` 0), as a new client's first datagram does.
+        opening: bool,
     },
 }
 
@@ -27,35 +30,45 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
-fn kcp_well_formed(kcp: &[u8], conv: u32) -> bool {
-    segments(kcp).all(|s| s.is_ok_and(|(h, _)| h.conv == conv))
+/// `(well_formed, opening)`: every segment parses and has `conv`; one of
+/// them is PUSH with `sn` 0.
+fn kcp_scan(kcp: &[u8], conv: u32) -> (bool, bool) {
+    let mut opening = false;
+    for s in segments(kcp) {
+        match s {
+            Ok((h, _)) if h.conv == conv => {
+                opening |= h.cmd == Command::Push as u8 && h.sn == 0;
+            }
+            _ => return (false, false),
+        }
+    }
+    (true, opening)
+}
+
+fn conv_of(kcp: &[u8]) -> Peek {
+    let conv = u32_at(kcp, 0);
+    let (well_formed, opening) = kcp_scan(kcp, conv);
+    Peek::Conv {
+        conv,
+        sn: u32_at(kcp, 12),
+        well_formed,
+        opening,
+    }
 }
 
 pub(crate) fn peek(plain: &[u8]) -> Peek {
     match packet_kind(plain) {
         Some(PacketKind::Data) if plain.len() >= HEADER_SIZE + OVERHEAD => {
-            let kcp = &plain[HEADER_SIZE..];
-            let conv = u32_at(kcp, 0);
-            Peek::Conv {
-                conv,
-                sn: u32_at(kcp, 12),
-                well_formed: kcp_well_formed(kcp, conv),
-            }
+            conv_of(&plain[HEADER_SIZE..])
         }
         Some(PacketKind::Data | PacketKind::Parity) => Peek::NoConv,
         Some(PacketKind::Oob) if plain.len() >= HEADER_SIZE + 4 => Peek::Conv {
             conv: u32_at(plain, HEADER_SIZE),
             sn: 0,
             well_formed: true,
+            opening: false,
         },
-        _ if plain.len() >= OVERHEAD => {
-            let conv = u32_at(plain, 0);
-            Peek::Conv {
-                conv,
-                sn: u32_at(plain, 12),
-                well_formed: kcp_well_formed(plain, conv),
-            }
-        }
+        _ if plain.len() >= OVERHEAD => conv_of(plain),
         _ => Peek::Malformed,
     }
 }
@@ -86,7 +99,8 @@ mod tests {
             Peek::Conv {
                 conv: 0xAABBCCDD,
                 sn: 5,
-                well_formed: true
+                well_formed: true,
+                opening: false,
             }
         );
         let mut fec = vec![0, 0, 0, 0, 0xF1, 0, 0, 0];
@@ -96,7 +110,8 @@ mod tests {
             Peek::Conv {
                 conv: 9,
                 sn: 0,
-                well_formed: true
+                well_formed: true,
+                opening: true,
             }
         );
         fec[4] = 0xF2;
@@ -109,7 +124,8 @@ mod tests {
             Peek::Conv {
                 conv: 7,
                 sn: 0,
-                well_formed: true
+                well_formed: true,
+                opening: false,
             }
         );
         assert_eq!(peek(&[0x51; 12]), Peek::Malformed);
@@ -119,6 +135,50 @@ mod tests {
             peek(&bad),
             Peek::Conv {
                 well_formed: false,
+                opening: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn opening_means_a_push_with_sn_0_anywhere_in_the_datagram() {
+        let ack = {
+            let mut d = vec![0u8; OVERHEAD];
+            let h = Header {
+                conv: 3,
+                cmd: 82,
+                sn: 0,
+                ..Header::default()
+            };
+            h.encode((&mut d[..]).try_into().unwrap());
+            d
+        };
+        // An ACK of sn 0 is not an opening; an ACK then PUSH sn 0 is.
+        assert!(matches!(peek(&ack), Peek::Conv { opening: false, .. }));
+        let mut both = ack.clone();
+        both.extend_from_slice(&push(3, 0));
+        assert!(matches!(
+            peek(&both),
+            Peek::Conv {
+                sn: 0,
+                opening: true,
+                well_formed: true,
+                ..
+            }
+        ));
+        // PUSH sn 1 then sn 0 (a retransmission after a newer segment).
+        let mut later = push(3, 1);
+        later.extend_from_slice(&push(3, 0));
+        assert!(matches!(peek(&later), Peek::Conv { sn: 1, opening: true, .. }));
+        // Another conv's PUSH sn 0 makes the datagram malformed, not opening.
+        let mut mixed = push(3, 1);
+        mixed.extend_from_slice(&push(4, 0));
+        assert!(matches!(
+            peek(&mixed),
+            Peek::Conv {
+                well_formed: false,
+                opening: false,
                 ..
             }
         ));

@@ -8,6 +8,7 @@ use kcp_crypto::{Crypt, CryptError};
 use kcp_fec::MIN_DATAGRAM;
 
 use crate::demux::{Peek, peek};
+use crate::replay::{ReplayConfig, ReplayFilter, ReplayKey};
 use crate::timer::{ExtClock, TimerHeap};
 use crate::{ConfigError, Connection, Event, Layout, SessionConfig, Stats};
 
@@ -33,6 +34,18 @@ pub struct EndpointConfig {
     pub accept_backlog: usize,
     /// Live sessions at most ([`DropReason::TooManySessions`] beyond).
     pub max_sessions: usize,
+    /// Replay protection: how many nonces the two filters remember
+    /// ([`crate::replay`]); a repeat is dropped as [`DropReason::Replay`].
+    pub replay: ReplayConfig,
+    /// A datagram from an address without a session opens one only if it
+    /// carries the first segment of a stream (PUSH with `sn` 0), as every
+    /// kcp-go client's first datagram does; others are dropped as
+    /// [`DropReason::NotOpening`] (default `true`). kcp-go opens a session
+    /// for any well-formed datagram, so a replayed datagram from the middle
+    /// of an old session (beyond the replay filter's short horizon) would
+    /// open one and draw an answer. A client whose first datagram is lost
+    /// opens with its retransmission of segment 0 instead.
+    pub strict_open: bool,
 }
 
 impl EndpointConfig {
@@ -42,6 +55,8 @@ impl EndpointConfig {
             session,
             accept_backlog: DEFAULT_ACCEPT_BACKLOG,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            replay: ReplayConfig::default(),
+            strict_open: true,
         }
     }
 }
@@ -72,11 +87,17 @@ pub enum DropReason {
     TooManySessions,
     /// Building the session failed (the OS random source for nonces).
     SessionSetup,
+    /// Authenticated, but its nonce was seen before: a replayed (or
+    /// network-duplicated) datagram ([`EndpointConfig::replay`]).
+    Replay,
+    /// New peer, but the datagram does not carry a stream's first segment
+    /// ([`EndpointConfig::strict_open`]).
+    NotOpening,
 }
 
 impl DropReason {
     /// Number of reasons.
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 13;
     /// Every reason, in [`EndpointStats::dropped`] order.
     pub const ALL: [DropReason; Self::COUNT] = [
         DropReason::CryptTooShort,
@@ -90,6 +111,8 @@ impl DropReason {
         DropReason::BacklogFull,
         DropReason::TooManySessions,
         DropReason::SessionSetup,
+        DropReason::Replay,
+        DropReason::NotOpening,
     ];
 
     fn index(self) -> usize {
@@ -190,6 +213,12 @@ pub struct Endpoint<A> {
     dirty: Vec<u32>,
     due: Vec<u32>,
     stats: EndpointStats,
+    /// Every authenticated datagram's nonce (short horizon).
+    recent: ReplayFilter,
+    /// Nonces of datagrams that open or try to open a session (long horizon).
+    openers: ReplayFilter,
+    /// Most sessions held at once (the listener's `MaxConn`).
+    peak: usize,
     /// Counters of sessions already freed, and the listener's own
     /// pre-lookup checksum failures.
     retired: Stats,
@@ -202,7 +231,6 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         let crypt = Crypt::new(config.session.crypt.name, &config.session.crypt.key)
             .map_err(ConfigError::Crypt)?;
         Ok(Endpoint {
-            config,
             crypt,
             clock: ExtClock::new(Timestamp::from_millis(0)),
             clock_set: false,
@@ -218,7 +246,11 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             dirty: Vec::new(),
             due: Vec::new(),
             stats: EndpointStats::default(),
+            recent: ReplayFilter::new(config.replay.recent, ReplayKey::process()),
+            openers: ReplayFilter::new(config.replay.openers, ReplayKey::process()),
+            peak: 0,
             retired: Stats::default(),
+            config,
         })
     }
 
@@ -234,11 +266,17 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
 
     /// kcp-go's SNMP view of this listener: all its sessions, live and
     /// freed, summed, plus the checksum failures seen before any lookup.
+    ///
+    /// Summed over every session, live and gone, except `MaxConn`: the
+    /// most sessions the endpoint held at once (kcp-go's global counter),
+    /// not one session's own peak. `CurrEstab` is the number of sessions
+    /// not closed yet.
     pub fn snmp(&self) -> Stats {
         let mut s = self.retired;
         for e in self.slots.iter().filter_map(|s| s.entry.as_ref()) {
             s.add(&e.conn.stats());
         }
+        s.max_conn = (self.peak as u64).max(s.curr_estab);
         s
     }
 
@@ -320,6 +358,12 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
                 return self.drop_datagram(reason);
             }
         };
+        // The nonce (the decrypted one for the block ciphers, the clear one
+        // for AES-GCM): a replay has the same one.
+        let mut nonce_buf = [0u8; 16];
+        let nl = self.crypt.nonce_len().min(16);
+        nonce_buf[..nl].copy_from_slice(&datagram[..nl]);
+        let nonce = &nonce_buf[..nl];
         let plain = &datagram[range];
         // The listener drops short plaintexts silently (spec §5).
         if plain.len() < MIN_DATAGRAM {
@@ -329,12 +373,26 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         if info == Peek::Malformed {
             return self.drop_datagram(DropReason::Malformed);
         }
+        let opening = matches!(info, Peek::Conv { opening: true, .. });
+        if !nonce.is_empty() {
+            if self.recent.check_and_insert(nonce) {
+                return self.drop_datagram(DropReason::Replay);
+            }
+            // A stream's first segment is remembered much longer, wherever
+            // it goes, so that no replay of it can open a session later.
+            if opening && self.openers.check_and_insert(nonce) {
+                return self.drop_datagram(DropReason::Replay);
+            }
+        }
         if let Some(h) = self.handle_of(&from) {
             let conv = self.entry(h).map(|e| e.conn.conv());
             match info {
                 Peek::Conv { conv: c, sn, .. } if Some(c) != conv => {
                     if sn != 0 {
                         return self.drop_datagram(DropReason::ConvMismatch);
+                    }
+                    if self.config.strict_open && !opening {
+                        return self.drop_datagram(DropReason::NotOpening);
                     }
                     // Reconnect: the peer restarted with a new conv.
                     self.stats.reconnects += 1;
@@ -357,6 +415,14 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             }
             Peek::NoConv => return self.drop_datagram(DropReason::NoConv),
         };
+        if self.config.strict_open && !opening {
+            return self.drop_datagram(DropReason::NotOpening);
+        }
+        // Without the strict rule any datagram may open a session: remember
+        // every one that tries (openings already are).
+        if !opening && !nonce.is_empty() && self.openers.check_and_insert(nonce) {
+            return self.drop_datagram(DropReason::Replay);
+        }
         if self.accept_queue.len() >= self.config.accept_backlog {
             return self.drop_datagram(DropReason::BacklogFull);
         }
@@ -532,6 +598,7 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             closing: false,
         };
         self.live += 1;
+        self.peak = self.peak.max(self.live);
         let index = match self.free.pop() {
             Some(i) => i,
             None => {

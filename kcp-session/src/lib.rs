@@ -72,6 +72,7 @@ mod event;
 mod layout;
 pub mod net;
 mod rate;
+pub mod replay;
 #[cfg(feature = "sim")]
 mod sim;
 pub mod smux;

@@ -18,7 +18,7 @@ use super::session::{End, Project, SessMeta, check_linger, earliest};
 use super::stream::KcpStream;
 use super::udp_batch::{IoCounters, IoStats, RxBatch, SockIo, SockOpts, TxBatch, bind_socket};
 use crate::{
-    Connection, ConnectionHandle, Endpoint, EndpointConfig, EndpointStats, Event, Stats, Timestamp,
+    Connection, ConnectionHandle, Endpoint, EndpointStats, Event, Stats, Timestamp,
 };
 
 /// An accepted session's adapter state.
@@ -286,10 +286,7 @@ impl KcpListener {
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
         let reactor = Reactor::global()?;
-        let mut ecfg = EndpointConfig::new(cfg.session.clone());
-        ecfg.accept_backlog = cfg.accept_backlog;
-        ecfg.max_sessions = cfg.max_sessions;
-        let ep = Endpoint::new(ecfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let ep = Endpoint::new(cfg.endpoint_config()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let sock = bind_socket(addr, SockOpts::from(&cfg.session))?;
         let local = sock.local_addr()?;
         let counters = Arc::new(IoCounters::default());

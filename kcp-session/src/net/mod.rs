@@ -45,7 +45,8 @@ pub use stream::KcpStream;
 pub use udp_batch::BatchSender;
 pub use udp_batch::{IoMode, IoStats};
 
-use crate::{DEFAULT_ACCEPT_BACKLOG, DEFAULT_MAX_SESSIONS, SessionConfig};
+use crate::replay::ReplayConfig;
+use crate::{DEFAULT_ACCEPT_BACKLOG, DEFAULT_MAX_SESSIONS, EndpointConfig, SessionConfig};
 
 /// Default [`NetConfig::linger`].
 pub const DEFAULT_LINGER: Duration = Duration::from_secs(5);
@@ -80,6 +81,12 @@ pub struct NetConfig {
     pub accept_backlog: usize,
     /// Listener: live sessions at most.
     pub max_sessions: usize,
+    /// Listener: replay filters ([`EndpointConfig::replay`]); a client's
+    /// is [`SessionConfig::replay_window`].
+    pub replay: ReplayConfig,
+    /// Listener: open sessions only on a stream's first segment
+    /// ([`EndpointConfig::strict_open`]).
+    pub strict_open: bool,
     /// Datagram I/O path.
     pub io_mode: IoMode,
 }
@@ -92,6 +99,8 @@ impl From<SessionConfig> for NetConfig {
             idle_timeout: None,
             accept_backlog: DEFAULT_ACCEPT_BACKLOG,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            replay: ReplayConfig::default(),
+            strict_open: true,
             io_mode: IoMode::default(),
         }
     }
@@ -120,5 +129,21 @@ impl NetConfig {
     pub fn with_accept_backlog(mut self, backlog: usize) -> Self {
         self.accept_backlog = backlog;
         self
+    }
+
+    /// Sets [`replay`](Self::replay).
+    pub fn with_replay(mut self, replay: ReplayConfig) -> Self {
+        self.replay = replay;
+        self
+    }
+
+    /// The listener's endpoint settings.
+    pub(crate) fn endpoint_config(&self) -> EndpointConfig {
+        let mut e = EndpointConfig::new(self.session.clone());
+        e.accept_backlog = self.accept_backlog;
+        e.max_sessions = self.max_sessions;
+        e.replay = self.replay;
+        e.strict_open = self.strict_open;
+        e
     }
 }

@@ -16,7 +16,7 @@ use crate::net::clock::{Clock, millis};
 use crate::net::session::{End, earliest};
 use crate::net::udp_batch::{RxBatch, SockOpts, TxBatch, bind_socket};
 use crate::net::{ListenerStats, NetConfig};
-use crate::{Connection, ConnectionHandle, Endpoint, EndpointConfig, Event, Timestamp};
+use crate::{Connection, ConnectionHandle, Endpoint, Event, Timestamp};
 
 /// An accepted session's adapter state.
 pub(crate) struct ServerSess {
@@ -260,10 +260,7 @@ impl KcpListener {
             .await?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-        let mut ecfg = EndpointConfig::new(cfg.session.clone());
-        ecfg.accept_backlog = cfg.accept_backlog;
-        ecfg.max_sessions = cfg.max_sessions;
-        let ep = Endpoint::new(ecfg).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let ep = Endpoint::new(cfg.endpoint_config()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let sock = bind_socket(addr, SockOpts::from(&cfg.session))?;
         let core = ListenerCore {
             ep,
