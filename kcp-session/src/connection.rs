@@ -189,7 +189,11 @@ impl Connection {
             dead_signalled: false,
             oob_signalled: false,
             replay: ReplayFilter::new(
-                if side == Side::Client { cfg.replay_window } else { 0 },
+                if side == Side::Client {
+                    cfg.replay_window
+                } else {
+                    0
+                },
                 ReplayKey::process(),
             ),
             replay_drops: 0,
@@ -329,7 +333,6 @@ impl Connection {
 
     /// The adapter saw a datagram from an address other than the session's
     /// peer (spec §5: dropped, `InErrs++`).
-
     pub fn count_foreign_datagram(&mut self) {
         self.counters.in_errs += 1;
     }

@@ -170,7 +170,14 @@ mod tests {
         // PUSH sn 1 then sn 0 (a retransmission after a newer segment).
         let mut later = push(3, 1);
         later.extend_from_slice(&push(3, 0));
-        assert!(matches!(peek(&later), Peek::Conv { sn: 1, opening: true, .. }));
+        assert!(matches!(
+            peek(&later),
+            Peek::Conv {
+                sn: 1,
+                opening: true,
+                ..
+            }
+        ));
         // Another conv's PUSH sn 0 makes the datagram malformed, not opening.
         let mut mixed = push(3, 1);
         mixed.extend_from_slice(&push(4, 0));

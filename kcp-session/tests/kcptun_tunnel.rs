@@ -134,6 +134,7 @@ impl Tunnel {
                     drop: 2,
                     dup: 1,
                     reorder: 2,
+                    replay: 0,
                 },
             )
         });

@@ -39,6 +39,7 @@ fn run(crypt: CryptName, fec: bool, mode: IoMode, seed: u64) {
             drop: 5,
             dup: 2,
             reorder: 5,
+            replay: 0,
         },
     );
     // Server: echo everything until the client has all of it back.

@@ -85,6 +85,7 @@ fn close_while_in_flight_delivers_everything() {
             drop: 10,
             dup: 0,
             reorder: 5,
+            replay: 0,
         },
     );
     let data = Rng::new(42).bytes(300 * 1024);
@@ -121,6 +122,7 @@ fn drop_while_in_flight_lingers_in_background() {
             drop: 10,
             dup: 3,
             reorder: 5,
+            replay: 0,
         },
     );
     let data = Rng::new(7).bytes(200 * 1024);

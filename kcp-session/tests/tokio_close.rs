@@ -39,6 +39,7 @@ async fn shutdown_with_data_in_flight_delivers_it() {
                 drop: 10,
                 dup: 0,
                 reorder: 5,
+                replay: 0,
             },
         );
         let data = Rng::new(42).bytes(300 * 1024);
@@ -78,6 +79,7 @@ async fn close_while_in_flight_delivers_it() {
                 drop: 10,
                 dup: 3,
                 reorder: 5,
+                replay: 0,
             },
         );
         let data = Rng::new(3).bytes(200 * 1024);
@@ -107,6 +109,7 @@ async fn drop_while_in_flight_lingers_in_background() {
                 drop: 10,
                 dup: 3,
                 reorder: 5,
+                replay: 0,
             },
         );
         let data = Rng::new(7).bytes(200 * 1024);

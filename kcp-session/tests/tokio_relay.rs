@@ -51,6 +51,7 @@ async fn run_mode(crypt: CryptName, fec: bool, lossy: bool, seed: u64, mode: IoM
                 drop: 3,
                 dup: 2,
                 reorder: 3,
+                replay: 0,
             },
         )
     });

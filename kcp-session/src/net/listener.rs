@@ -17,9 +17,7 @@ use super::reactor::{Driver, Outcome, Reactor};
 use super::session::{End, Project, SessMeta, check_linger, earliest};
 use super::stream::KcpStream;
 use super::udp_batch::{IoCounters, IoStats, RxBatch, SockIo, SockOpts, TxBatch, bind_socket};
-use crate::{
-    Connection, ConnectionHandle, Endpoint, EndpointStats, Event, Stats, Timestamp,
-};
+use crate::{Connection, ConnectionHandle, Endpoint, EndpointStats, Event, Stats, Timestamp};
 
 /// An accepted session's adapter state.
 struct ServerSess {
@@ -286,7 +284,8 @@ impl KcpListener {
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
         let reactor = Reactor::global()?;
-        let ep = Endpoint::new(cfg.endpoint_config()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let ep = Endpoint::new(cfg.endpoint_config())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let sock = bind_socket(addr, SockOpts::from(&cfg.session))?;
         let local = sock.local_addr()?;
         let counters = Arc::new(IoCounters::default());

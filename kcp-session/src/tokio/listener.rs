@@ -260,7 +260,8 @@ impl KcpListener {
             .await?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-        let ep = Endpoint::new(cfg.endpoint_config()).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let ep = Endpoint::new(cfg.endpoint_config())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let sock = bind_socket(addr, SockOpts::from(&cfg.session))?;
         let core = ListenerCore {
             ep,

@@ -49,6 +49,9 @@ pub struct Impair {
     pub drop: u64,
     pub dup: u64,
     pub reorder: u64,
+    /// After forwarding a datagram, also send one recorded earlier in the
+    /// same direction (a replay), picked at random.
+    pub replay: u64,
 }
 
 /// Counters of one relay.
@@ -58,6 +61,9 @@ pub struct RelayStats {
     pub dropped: AtomicU64,
     pub duplicated: AtomicU64,
     pub reordered: AtomicU64,
+    pub replayed: AtomicU64,
+    /// Extra copies (duplicates and replays) sent towards the server.
+    pub copies_to_server: AtomicU64,
 }
 
 /// A lossy relay between one client and one server: clients send to
@@ -68,7 +74,12 @@ pub struct Relay {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     pub stats: Arc<RelayStats>,
+    /// The first datagrams forwarded towards the server, in order.
+    to_server: Arc<Mutex<Vec<Vec<u8>>>>,
 }
+
+/// Datagrams kept per direction for replays.
+const RECORDED: usize = 4096;
 
 impl Relay {
     pub fn start(server: SocketAddr, seed: u64, imp: Impair) -> Relay {
@@ -83,19 +94,27 @@ impl Relay {
         let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(RelayStats::default());
+        let to_server: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
         let front = Arc::new(front);
         let back = Arc::new(back);
         let mut threads = Vec::new();
         for dir in 0..2 {
-            let (front, back, client, stop, stats) = (
+            let (front, back, client, stop, stats, to_server) = (
                 front.clone(),
                 back.clone(),
                 client.clone(),
                 stop.clone(),
                 stats.clone(),
+                to_server.clone(),
             );
             threads.push(std::thread::spawn(move || {
                 let mut rng = Rng::new(seed * 2 + dir);
+                let mut log: Vec<Vec<u8>> = Vec::new();
+                let extra = |n: u64| {
+                    if dir == 0 {
+                        stats.copies_to_server.fetch_add(n, Ordering::Relaxed);
+                    }
+                };
                 let mut buf = [0u8; 2048];
                 let mut held: Option<Vec<u8>> = None;
                 let (rx, tx) = if dir == 0 {
@@ -131,7 +150,25 @@ impl Relay {
                     stats.forwarded.fetch_add(1, Ordering::Relaxed);
                     if rng.chance(imp.dup) {
                         stats.duplicated.fetch_add(1, Ordering::Relaxed);
+                        extra(1);
                         send(tx, dir, d, server, &client);
+                    }
+                    if imp.replay > 0 {
+                        if rng.chance(imp.replay) && !log.is_empty() {
+                            let old = &log[rng.below(log.len() as u64) as usize];
+                            stats.replayed.fetch_add(1, Ordering::Relaxed);
+                            extra(1);
+                            send(tx, dir, old, server, &client);
+                        }
+                        if log.len() < RECORDED {
+                            log.push(d.to_vec());
+                        }
+                    }
+                    if dir == 0 {
+                        let mut t = to_server.lock().unwrap();
+                        if t.len() < 16 {
+                            t.push(d.to_vec());
+                        }
                     }
                     if let Some(h) = held.take() {
                         send(tx, dir, &h, server, &client);
@@ -144,7 +181,13 @@ impl Relay {
             stop,
             threads,
             stats,
+            to_server,
         }
+    }
+
+    /// The first (up to 16) datagrams forwarded towards the server.
+    pub fn first_to_server(&self) -> Vec<Vec<u8>> {
+        self.to_server.lock().unwrap().clone()
     }
 
     pub fn addr(&self) -> SocketAddr {
