@@ -279,10 +279,20 @@ impl ReplayFilter {
             return false;
         }
         let fp = self.fingerprint(nonce);
-        if self.seen(fp) {
+        if self.slots.is_empty() || self.inserted == self.capacity {
+            // First use or a rotation: the slow path.
+            if self.seen(fp) {
+                return true;
+            }
+            self.insert_fp(fp);
+            return false;
+        }
+        let (at, present) = self.find(self.current, fp);
+        if present || self.find(1 - self.current, fp).1 {
             return true;
         }
-        self.insert_fp(fp);
+        self.slots[at] = fp;
+        self.inserted += 1;
         false
     }
 }
