@@ -132,13 +132,17 @@ impl ReplayKey {
     /// 64 well-mixed bits for `nonce` (at most 16 bytes are used).
     fn hash(&self, nonce: &[u8]) -> u64 {
         let n = nonce.len().min(16);
+        let word = |b: &[u8]| match <[u8; 8]>::try_from(b) {
+            Ok(w) => u64::from_le_bytes(w),
+            Err(_) => {
+                let mut w = [0u8; 8];
+                w[..b.len()].copy_from_slice(b);
+                u64::from_le_bytes(w)
+            }
+        };
         let (lo, hi) = nonce[..n].split_at(n.min(8));
-        let mut a = [0u8; 8];
-        let mut b = [0u8; 8];
-        a[..lo.len()].copy_from_slice(lo);
-        b[..hi.len()].copy_from_slice(hi);
-        let a = u64::from_le_bytes(a) ^ self.0[0];
-        let b = u64::from_le_bytes(b) ^ self.0[1];
+        let a = word(lo) ^ self.0[0];
+        let b = word(hi) ^ self.0[1];
         let m = u128::from(a) * u128::from(b);
         mix((m as u64) ^ ((m >> 64) as u64) ^ self.0[2] ^ n as u64)
     }
@@ -158,9 +162,10 @@ fn mix(mut x: u64) -> u64 {
 pub struct ReplayFilter {
     key: ReplayKey,
     capacity: usize,
-    /// Both tables, `size` slots each, back to back (empty until first
-    /// use); 0 marks a free slot.
-    slots: Vec<u64>,
+    /// Both tables interleaved: slot `i` of table `t` is `slots[i][t]`, so
+    /// one cache line serves the probes of both (empty until first use);
+    /// 0 marks a free slot.
+    slots: Vec<[u64; 2]>,
     /// Slots per table: a power of two, at least twice `capacity`.
     size: usize,
     /// Which table is current (0 or 1).
@@ -168,6 +173,14 @@ pub struct ReplayFilter {
     /// Nonces inserted into the current table.
     inserted: usize,
     rotations: u64,
+}
+
+/// What a probe of both tables found.
+enum Probe {
+    /// In one of the tables.
+    Seen,
+    /// In neither; the current table's free slot for it.
+    New(usize),
 }
 
 impl ReplayFilter {
@@ -203,12 +216,12 @@ impl ReplayFilter {
     /// Bytes of memory once in use (`32 × capacity` for a power-of-two
     /// capacity); nothing is allocated before the first insertion.
     pub fn memory_bytes(&self) -> usize {
-        2 * self.size * core::mem::size_of::<u64>()
+        self.size * core::mem::size_of::<[u64; 2]>()
     }
 
     /// Bytes allocated right now (0 until the first insertion).
     pub fn allocated_bytes(&self) -> usize {
-        self.slots.capacity() * core::mem::size_of::<u64>()
+        self.slots.capacity() * core::mem::size_of::<[u64; 2]>()
     }
 
     /// Times the tables swapped roles.
@@ -221,55 +234,50 @@ impl ReplayFilter {
         self.key.hash(nonce).max(1)
     }
 
-    /// Where `fp` is in `table`, or the free slot where it would go.
-    fn find(&self, table: usize, fp: u64) -> (usize, bool) {
-        let mask = self.size - 1;
-        let base = table * self.size;
+    /// Walks both tables' probe sequences (linear, from the same home slot)
+    /// at once; each table's walk ends at its first free slot. Both are at
+    /// most half full, so both walks end.
+    fn probe(&self, fp: u64) -> Probe {
+        let (mask, cur) = (self.size - 1, self.current);
         let mut i = fp as usize & mask;
+        let (mut in_cur, mut in_old) = (true, true);
+        let mut free = 0;
         loop {
-            match self.slots[base + i] {
-                0 => return (base + i, false),
-                v if v == fp => return (base + i, true),
-                _ => i = (i + 1) & mask,
+            let pair = &self.slots[i];
+            if in_cur {
+                match pair[cur] {
+                    0 => {
+                        in_cur = false;
+                        free = i;
+                    }
+                    v if v == fp => return Probe::Seen,
+                    _ => {}
+                }
             }
+            if in_old {
+                match pair[1 - cur] {
+                    0 => in_old = false,
+                    v if v == fp => return Probe::Seen,
+                    _ => {}
+                }
+            }
+            if !in_cur && !in_old {
+                return Probe::New(free);
+            }
+            i = (i + 1) & mask;
         }
-    }
-
-    fn seen(&self, fp: u64) -> bool {
-        !self.slots.is_empty()
-            && (self.find(self.current, fp).1 || self.find(1 - self.current, fp).1)
     }
 
     /// `true` if `nonce` was seen within the horizon.
     pub fn contains(&self, nonce: &[u8]) -> bool {
-        self.capacity > 0 && self.seen(self.fingerprint(nonce))
+        self.capacity > 0
+            && !self.slots.is_empty()
+            && matches!(self.probe(self.fingerprint(nonce)), Probe::Seen)
     }
 
     /// Remembers `nonce`.
     pub fn insert(&mut self, nonce: &[u8]) {
-        if self.capacity > 0 {
-            let fp = self.fingerprint(nonce);
-            self.insert_fp(fp);
-        }
-    }
-
-    fn insert_fp(&mut self, fp: u64) {
-        if self.slots.is_empty() {
-            self.slots = vec![0; 2 * self.size];
-        }
-        if self.inserted == self.capacity {
-            self.current = 1 - self.current;
-            let start = self.current * self.size;
-            self.slots[start..start + self.size].fill(0);
-            self.inserted = 0;
-            self.rotations += 1;
-        }
-        // At most half full, so there is always a free slot.
-        let (at, present) = self.find(self.current, fp);
-        if !present {
-            self.slots[at] = fp;
-            self.inserted += 1;
-        }
+        self.check_and_insert(nonce);
     }
 
     /// Looks `nonce` up and remembers it: `true` means a replay (seen
@@ -278,20 +286,26 @@ impl ReplayFilter {
         if self.capacity == 0 {
             return false;
         }
+        if self.slots.is_empty() {
+            self.slots = vec![[0; 2]; self.size];
+        }
         let fp = self.fingerprint(nonce);
-        if self.slots.is_empty() || self.inserted == self.capacity {
-            // First use or a rotation: the slow path.
-            if self.seen(fp) {
-                return true;
-            }
-            self.insert_fp(fp);
-            return false;
-        }
-        let (at, present) = self.find(self.current, fp);
-        if present || self.find(1 - self.current, fp).1 {
+        let Probe::New(mut at) = self.probe(fp) else {
             return true;
+        };
+        if self.inserted == self.capacity {
+            // The current table is full: the older one is cleared and
+            // becomes current, and `fp` goes to its home slot there.
+            self.current = 1 - self.current;
+            let cur = self.current;
+            for pair in &mut self.slots {
+                pair[cur] = 0;
+            }
+            self.inserted = 0;
+            self.rotations += 1;
+            at = fp as usize & (self.size - 1);
         }
-        self.slots[at] = fp;
+        self.slots[at][self.current] = fp;
         self.inserted += 1;
         false
     }
