@@ -18,6 +18,14 @@ impl Clock {
         }
     }
 
+    /// A clock whose epoch is `epoch` (the tokio smux driver passes
+    /// `tokio::time::Instant::now().into_std()`, so that paused tokio time
+    /// drives its timestamps).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn starting_at(epoch: Instant) -> Self {
+        Clock { epoch }
+    }
+
     /// `at` as a wrapping millisecond timestamp.
     pub(crate) fn ts(&self, at: Instant) -> Timestamp {
         let ms = at.saturating_duration_since(self.epoch).as_millis();

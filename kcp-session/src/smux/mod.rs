@@ -12,6 +12,11 @@
 //! - [`net`]: the blocking std driver, an [`net::SmuxSession`] over a
 //!   [`KcpStream`](crate::net::KcpStream), a TCP socket or any reader/writer
 //!   pair, with [`net::SmuxStream`]s that are `Read + Write`.
+//! - `tokio` (feature `tokio`): the async driver, an
+//!   `tokio::AsyncSmuxSession` over any `AsyncRead + AsyncWrite` byte
+//!   stream (a [`tokio::KcpStream`](crate::tokio::KcpStream), a TCP
+//!   stream, an in-memory duplex), one driver task per session, with
+//!   `tokio::AsyncSmuxStream`s that are `AsyncRead + AsyncWrite`.
 //! - [`snappy`] (feature `snappy`): kcptun's compression layer, snappy
 //!   framing as a byte-stream transform between the mux and the transport.
 //!
@@ -25,6 +30,8 @@ pub mod frame;
 pub mod net;
 #[cfg(feature = "snappy")]
 pub mod snappy;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 mod config;
 mod error;

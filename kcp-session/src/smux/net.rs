@@ -101,7 +101,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 #[cfg(feature = "snappy")]
-use super::snappy::{SnappyDecoder, SnappyEncoder};
+use super::snappy::{SnappyDecoder, SnappyEncoder, SnappyError};
 use super::{Mux, MuxConfig, MuxError, MuxEvent, MuxStats, Role, StreamError, StreamId, Version};
 use crate::net::KcpStream;
 use crate::net::clock::Clock;
@@ -111,7 +111,7 @@ use crate::net::clock::Clock;
 pub const CLOSE_FLUSH: Duration = Duration::from_secs(5);
 
 /// Bytes asked from the transport per read.
-const READ_BUF: usize = 64 * 1024;
+pub(super) const READ_BUF: usize = 64 * 1024;
 
 /// A reliable byte stream an smux session can run over: readable and
 /// writable from two threads at once (through a second handle), and shut
@@ -154,22 +154,30 @@ impl Transport for std::os::unix::net::UnixStream {
     }
 }
 
-/// Why a session ended.
+/// Why a session ended (shared with the tokio driver).
 #[derive(Clone, Debug)]
-enum Death {
+pub(super) enum Death {
     /// The mux failed (protocol error, keepalive timeout) or was closed.
     Mux(MuxError),
+    /// The peer's snappy stream is corrupt or unsupported.
+    #[cfg(feature = "snappy")]
+    Snappy(SnappyError),
     /// The transport read EOF or failed.
     Transport(String),
 }
 
 impl Death {
-    fn to_io(&self) -> io::Error {
+    /// The error streams and the session report: the `MuxError` or
+    /// `SnappyError` itself inside (`get_ref`), or the transport's
+    /// message.
+    pub(super) fn to_io(&self) -> io::Error {
         match self {
             Death::Mux(e @ (MuxError::Closed | MuxError::KeepaliveTimeout)) => {
                 io::Error::new(io::ErrorKind::ConnectionAborted, *e)
             }
             Death::Mux(e) => io::Error::new(io::ErrorKind::ConnectionReset, *e),
+            #[cfg(feature = "snappy")]
+            Death::Snappy(e) => io::Error::new(io::ErrorKind::ConnectionReset, *e),
             Death::Transport(m) => io::Error::new(io::ErrorKind::ConnectionReset, m.clone()),
         }
     }
@@ -604,7 +612,7 @@ fn reader_loop<R: Read>(sh: &Shared, mut rd: R, compress: bool) {
             Some(d) => {
                 plain.clear();
                 if let Err(e) = d.decode(&buf[..n], &mut plain) {
-                    break Death::Transport(e.to_string());
+                    break Death::Snappy(e);
                 }
                 &plain
             }
