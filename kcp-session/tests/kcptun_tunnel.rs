@@ -229,7 +229,7 @@ fn thirty_two_connections_compressed_lossy() {
 
 #[test]
 fn thirty_two_connections_plain_lossy() {
-    run(false, 32, 1 << 20, 1, true);
+    run(false, 32, 4 << 20, 1, true);
 }
 
 #[test]
