@@ -5,7 +5,7 @@ use std::hash::Hash;
 
 use kcp_core::Timestamp;
 use kcp_crypto::{Crypt, CryptError};
-use kcp_fec::MIN_DATAGRAM;
+use kcp_fec::{MIN_DATAGRAM, PacketKind, packet_kind};
 
 use crate::demux::{Peek, peek};
 use crate::replay::{ReplayConfig, ReplayFilter, ReplayKey};
@@ -39,7 +39,9 @@ pub struct EndpointConfig {
     pub replay: ReplayConfig,
     /// A datagram from an address without a session opens one only if it
     /// carries the first segment of a stream (PUSH with `sn` 0), as every
-    /// kcp-go client's first datagram does; others are dropped as
+    /// kcp-go client's first datagram does, or is an OOB packet (which a
+    /// client may send first; a session it opens sends nothing by itself);
+    /// others are dropped as
     /// [`DropReason::NotOpening`] (default `true`). kcp-go opens a session
     /// for any well-formed datagram, so a replayed datagram from the middle
     /// of an old session (beyond the replay filter's short horizon) would
@@ -374,6 +376,9 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             return self.drop_datagram(DropReason::Malformed);
         }
         let opening = matches!(info, Peek::Conv { opening: true, .. });
+        // kcp-go's OOB packets open sessions too (a client may send one
+        // before any data); a session opened by one sends nothing by itself.
+        let can_open = opening || packet_kind(plain) == Some(PacketKind::Oob);
         if !nonce.is_empty() {
             if self.recent.check_and_insert(nonce) {
                 return self.drop_datagram(DropReason::Replay);
@@ -391,7 +396,7 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
                     if sn != 0 {
                         return self.drop_datagram(DropReason::ConvMismatch);
                     }
-                    if self.config.strict_open && !opening {
+                    if self.config.strict_open && !can_open {
                         return self.drop_datagram(DropReason::NotOpening);
                     }
                     // Reconnect: the peer restarted with a new conv.
@@ -415,11 +420,11 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
             }
             Peek::NoConv => return self.drop_datagram(DropReason::NoConv),
         };
-        if self.config.strict_open && !opening {
+        if self.config.strict_open && !can_open {
             return self.drop_datagram(DropReason::NotOpening);
         }
-        // Without the strict rule any datagram may open a session: remember
-        // every one that tries (openings already are).
+        // An OOB packet, or without the strict rule any datagram, may open
+        // a session: remember every one that tries (openings already are).
         if !opening && !nonce.is_empty() && self.openers.check_and_insert(nonce) {
             return self.drop_datagram(DropReason::Replay);
         }

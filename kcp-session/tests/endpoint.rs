@@ -355,7 +355,7 @@ fn reconnect_rule() {
         }
         out
     };
-    let a = first_datagrams(1, &[b"one"]);
+    let a = first_datagrams(1, &[b"one", b"more"]);
     let b = first_datagrams(2, &[b"two"]);
     let c = first_datagrams(3, &[b"x", b"y"]);
     assert_eq!(c.len(), 2);
@@ -363,7 +363,10 @@ fn reconnect_rule() {
     let h1 = ep.handle_datagram(t, 7, &mut a[0].clone()).unwrap();
     assert_eq!(ep.accept(), Some((h1, 7)));
     // Same address, same conv: same session.
-    assert_eq!(ep.handle_datagram(t, 7, &mut a[0].clone()), Some(h1));
+    assert_eq!(ep.handle_datagram(t, 7, &mut a[1].clone()), Some(h1));
+    // The same datagram again is a replay (kcp-go would process it again).
+    assert_eq!(ep.handle_datagram(t, 7, &mut a[1].clone()), None);
+    assert_eq!(ep.stats().dropped(DropReason::Replay), 1);
     // Different conv with sn != 0: dropped.
     assert_eq!(ep.handle_datagram(t, 7, &mut c[1].clone()), None);
     assert_eq!(ep.stats().dropped(DropReason::ConvMismatch), 1);
@@ -396,6 +399,17 @@ fn close_unregisters_and_frees() {
     let mut buf = vec![0u8; 1500];
     let n = c.poll_transmit(t, &mut buf).unwrap();
     let first = buf[..n].to_vec();
+    // The same client's first datagram again, with a fresh nonce (as its
+    // retransmission would be): the filter drops exact repeats.
+    let fresh = || {
+        let mut c = Connection::connect(1, &cfg, t).unwrap();
+        c.send(b"hello").unwrap();
+        c.handle_timeout(t);
+        let mut b = vec![0u8; 1500];
+        let n = c.poll_transmit(t, &mut b).unwrap();
+        b.truncate(n);
+        b
+    };
 
     let h = ep.handle_datagram(t, 3, &mut first.clone()).unwrap();
     assert_eq!(ep.accept(), Some((h, 3)));
@@ -407,8 +421,11 @@ fn close_unregisters_and_frees() {
     assert_eq!(ep.snmp().passive_opens, 1);
     assert_eq!(ep.snmp().curr_estab, 0);
 
-    // kcp-go: a later datagram from the address opens a new session.
-    let h2 = ep.handle_datagram(t, 3, &mut first.clone()).unwrap();
+    // A replay of the opening datagram opens nothing.
+    assert_eq!(ep.handle_datagram(t, 3, &mut first.clone()), None);
+    assert_eq!(ep.stats().dropped(DropReason::Replay), 1);
+    // kcp-go: a later opening datagram from the address opens a new session.
+    let h2 = ep.handle_datagram(t, 3, &mut fresh()).unwrap();
     assert_ne!(h, h2);
     assert_eq!(ep.accept(), Some((h2, 3)));
     // Closing through the connection itself also unregisters it.
@@ -417,7 +434,7 @@ fn close_unregisters_and_frees() {
     assert_eq!(ep.handle_of(&3), None);
     assert!(ep.is_empty());
     // `remove` hands the connection back at once.
-    let h3 = ep.handle_datagram(t, 4, &mut first.clone()).unwrap();
+    let h3 = ep.handle_datagram(t, 4, &mut fresh()).unwrap();
     let conn = ep.remove(h3).unwrap();
     assert_eq!(conn.conv(), 1);
     assert!(ep.is_empty() && ep.backlog() == 0 && ep.accept().is_none());

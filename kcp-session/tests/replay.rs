@@ -460,3 +460,27 @@ fn listener_snmp_counts_peak_and_live_sessions() {
     let s = ep.snmp();
     assert_eq!((s.curr_estab, s.max_conn, s.passive_opens), (0, 100, 100));
 }
+
+#[test]
+fn an_oob_packet_may_open_a_session_once() {
+    // kcp-go clients may send an OOB packet before any data; it opens a
+    // session (which sends nothing by itself), and its replay opens nothing.
+    let c = cfg(CryptName::Aes).with_fec(10, 3);
+    let mut w = World::new(EndpointConfig::new(c.clone()), &c);
+    w.client.send_oob(b"state").unwrap();
+    w.client.handle_timeout(w.now);
+    let mut b = vec![0u8; 1500];
+    let n = w.client.poll_transmit(w.now, &mut b).unwrap();
+    let oob = b[..n].to_vec();
+    w.inject(1, &oob);
+    assert_eq!(w.ep.stats().sessions_created, 1);
+    let h = w.ep.accept().unwrap().0;
+    let mut got = [0u8; 16];
+    let k = w.ep.connection_mut(h).unwrap().recv_oob(&mut got).unwrap();
+    assert_eq!(&got[..k], b"state");
+    assert_eq!(w.answers_to(1, 1_000), 0, "an OOB-opened session is silent");
+    w.inject(5, &oob);
+    assert_eq!(w.dropped(DropReason::Replay), 1);
+    assert_eq!(w.ep.stats().sessions_created, 1);
+    assert_eq!(w.answers_to(5, 1_000), 0);
+}
