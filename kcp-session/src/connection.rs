@@ -583,10 +583,15 @@ impl Connection {
         if self.closed {
             return;
         }
+        // The nonce as received (see `Endpoint::handle_datagram`).
+        let nl = self.crypt.nonce_len().min(datagram.len());
+        let fp = (nl > 0 && self.replay.is_enabled())
+            .then(|| self.replay.fingerprint_of(&datagram[..nl]));
         match self.crypt.open_in_place(datagram) {
             Ok(r) => {
-                let nonce = &datagram[..self.crypt.nonce_len()];
-                if !nonce.is_empty() && self.replay.check_and_insert(nonce) {
+                if let Some(fp) = fp
+                    && self.replay.check_and_insert_fingerprint(fp)
+                {
                     self.replay_drops += 1;
                     return;
                 }

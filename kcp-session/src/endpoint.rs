@@ -345,6 +345,13 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
     ) -> Option<ConnectionHandle> {
         self.stats.received += 1;
         self.tick(now);
+        // The replay key: the nonce as received (for the block ciphers the
+        // first 16 ciphertext bytes, one-to-one with the nonce; AES-GCM's
+        // nonce is in clear). Taken before decrypting, so that the filter's
+        // memory access overlaps the decryption; looked up only once the
+        // datagram authenticated (forged datagrams never fill the filter).
+        let nl = self.crypt.nonce_len().min(datagram.len()).min(16);
+        let fp = (nl > 0).then(|| self.recent.fingerprint_of(&datagram[..nl]));
         let range = match self.crypt.open_in_place(datagram) {
             Ok(r) => r,
             Err(e) => {
@@ -360,12 +367,6 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
                 return self.drop_datagram(reason);
             }
         };
-        // The nonce (the decrypted one for the block ciphers, the clear one
-        // for AES-GCM): a replay has the same one.
-        let mut nonce_buf = [0u8; 16];
-        let nl = self.crypt.nonce_len().min(16);
-        nonce_buf[..nl].copy_from_slice(&datagram[..nl]);
-        let nonce = &nonce_buf[..nl];
         let plain = &datagram[range];
         // The listener drops short plaintexts silently (spec §5).
         if plain.len() < MIN_DATAGRAM {
@@ -379,13 +380,13 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         // kcp-go's OOB packets open sessions too (a client may send one
         // before any data); a session opened by one sends nothing by itself.
         let can_open = opening || packet_kind(plain) == Some(PacketKind::Oob);
-        if !nonce.is_empty() {
-            if self.recent.check_and_insert(nonce) {
+        if let Some(fp) = fp {
+            if self.recent.check_and_insert_fingerprint(fp) {
                 return self.drop_datagram(DropReason::Replay);
             }
             // A stream's first segment is remembered much longer, wherever
             // it goes, so that no replay of it can open a session later.
-            if opening && self.openers.check_and_insert(nonce) {
+            if opening && self.openers.check_and_insert_fingerprint(fp) {
                 return self.drop_datagram(DropReason::Replay);
             }
         }
@@ -425,7 +426,10 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
         }
         // An OOB packet, or without the strict rule any datagram, may open
         // a session: remember every one that tries (openings already are).
-        if !opening && !nonce.is_empty() && self.openers.check_and_insert(nonce) {
+        if !opening
+            && let Some(fp) = fp
+            && self.openers.check_and_insert_fingerprint(fp)
+        {
             return self.drop_datagram(DropReason::Replay);
         }
         if self.accept_queue.len() >= self.config.accept_backlog {
