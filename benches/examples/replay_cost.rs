@@ -195,6 +195,15 @@ fn endpoint() {
 
 const SINK: usize = 256 << 20;
 
+/// `REPLAY_RECENT=n` sizes the listener's short-horizon filter (default:
+/// the library's).
+fn recent_capacity() -> usize {
+    std::env::var("REPLAY_RECENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ReplayConfig::default().recent)
+}
+
 fn sink_once(replay: bool) -> std::io::Result<f64> {
     let mut s = session_cfg(CryptName::Aes);
     s.read_buffer = 4 << 20;
@@ -203,9 +212,14 @@ fn sink_once(replay: bool) -> std::io::Result<f64> {
         s.replay_window = 0;
     }
     let mut n = NetConfig::from(s);
-    if !replay {
-        n = n.with_replay(ReplayConfig::disabled());
-    }
+    n = n.with_replay(if replay {
+        ReplayConfig {
+            recent: recent_capacity(),
+            ..ReplayConfig::default()
+        }
+    } else {
+        ReplayConfig::disabled()
+    });
     let l = KcpListener::bind("127.0.0.1:0", n.clone())?;
     let addr = l.local_addr();
     let reader = std::thread::spawn(move || -> std::io::Result<Instant> {
@@ -241,8 +255,9 @@ fn sink() {
     on.sort_by(f64::total_cmp);
     off.sort_by(f64::total_cmp);
     println!(
-        "sink aes 256 MiB: {:.1} MB/s with the filter ({:.1}-{:.1}), {:.1} MB/s without ({:.1}-{:.1}): {:+.1}%, median of 5 alternating",
+        "sink aes 256 MiB: {:.1} MB/s with the filter (recent {}) ({:.1}-{:.1}), {:.1} MB/s without ({:.1}-{:.1}): {:+.1}%, median of 5 alternating",
         on[2],
+        recent_capacity(),
         on[0],
         on[4],
         off[2],
