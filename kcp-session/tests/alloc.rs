@@ -2,12 +2,14 @@
 //! echo traffic (AES + FEC 10/3) through a `Connection` pair and through an
 //! `Endpoint` with several sessions, after a warm-up.
 
+mod echo_world;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kcp_core::Timestamp;
 use kcp_crypto::CryptName;
-use kcp_session::{Connection, CryptConfig, Endpoint, EndpointConfig, Event, SessionConfig};
+use kcp_session::{Connection, CryptConfig, Endpoint, EndpointConfig, SessionConfig};
 
 struct Counting;
 
@@ -114,37 +116,12 @@ fn steady_state_allocates_nothing() {
         .collect();
     let mut echoed = 0u64;
     let mut step = |now: Timestamp| {
-        for (addr, c) in clients.iter_mut().enumerate() {
+        for c in clients.iter_mut() {
             if c.is_writable() {
                 c.send(&msg).unwrap();
             }
-            if c.poll_timeout().is_some_and(|t| now.reached(t)) {
-                c.handle_timeout(now);
-            }
-            while let Some(n) = c.poll_transmit(now, &mut wire) {
-                ep.handle_datagram(now, addr as u32, &mut wire[..n]);
-            }
         }
-        while ep.accept().is_some() {}
-        while let Some((h, ev)) = ep.poll_event() {
-            if ev == Event::Readable {
-                let conn = ep.connection_mut(h).unwrap();
-                while let Ok(n) = conn.recv(&mut rbuf) {
-                    conn.send(&rbuf[..n]).unwrap();
-                }
-            }
-        }
-        if ep.poll_timeout().is_some_and(|t| now.reached(t)) {
-            ep.handle_timeout(now);
-        }
-        while let Some((to, n)) = ep.poll_transmit(now, &mut wire) {
-            let c = &mut clients[to as usize];
-            c.handle_datagram(now, &mut wire[..n]);
-            while let Ok(k) = c.recv(&mut rbuf) {
-                echoed += k as u64;
-            }
-            while c.poll_event().is_some() {}
-        }
+        echoed += echo_world::step(&mut ep, &mut clients, now, &mut wire, &mut rbuf);
     };
     let mut now = t0;
     for _ in 0..3_000 {

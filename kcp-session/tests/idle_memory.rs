@@ -6,8 +6,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, Ordering};
 
+mod echo_world;
+
 use kcp_core::Timestamp;
-use kcp_session::{Connection, Endpoint, EndpointConfig, Event, SessionConfig};
+use kcp_session::{Connection, Endpoint, EndpointConfig, SessionConfig};
 
 struct Counting;
 
@@ -60,37 +62,10 @@ fn an_idle_session_with_large_windows_costs_little_memory() {
     let mut echoed = 0;
     let mut now = t0;
     for _ in 0..2000 {
-        for (addr, c) in clients.iter_mut().enumerate() {
-            if c.poll_timeout().is_some_and(|t| now.reached(t)) {
-                c.handle_timeout(now);
-            }
-            while let Some(n) = c.poll_transmit(now, &mut wire) {
-                ep.handle_datagram(now, addr as u32, &mut wire[..n]);
-            }
-        }
-        while ep.accept().is_some() {}
-        while let Some((h, ev)) = ep.poll_event() {
-            if ev == Event::Readable {
-                let conn = ep.connection_mut(h).unwrap();
-                while let Ok(n) = conn.recv(&mut rbuf) {
-                    conn.send(&rbuf[..n]).unwrap();
-                }
-            }
-        }
-        if ep.poll_timeout().is_some_and(|t| now.reached(t)) {
-            ep.handle_timeout(now);
-        }
-        while let Some((to, n)) = ep.poll_transmit(now, &mut wire) {
-            let c = &mut clients[to as usize];
-            c.handle_datagram(now, &mut wire[..n]);
-            while let Ok(k) = c.recv(&mut rbuf) {
-                echoed += k;
-            }
-            while c.poll_event().is_some() {}
-        }
+        echoed += echo_world::step(&mut ep, &mut clients, now, &mut wire, &mut rbuf);
         now = now.add_millis(1);
     }
-    assert_eq!(echoed, 16 * SESSIONS as usize, "every session echoed");
+    assert_eq!(echoed, 16 * u64::from(SESSIONS), "every session echoed");
     assert_eq!(ep.len(), SESSIONS as usize);
     let with_sessions = live();
     drop(ep);

@@ -5,6 +5,8 @@
 //! sends to a source whose datagrams cannot open a session; the listener's
 //! `MaxConn`/`CurrEstab`.
 
+mod net_common;
+
 use kcp_core::Timestamp;
 use kcp_crypto::CryptName;
 use kcp_session::replay::ReplayConfig;
@@ -12,6 +14,7 @@ use kcp_session::{
     Connection, ConnectionHandle, CryptConfig, DropReason, Endpoint, EndpointConfig, Event,
     SessionConfig,
 };
+use net_common::Rng;
 
 const SERVER_CIPHERS: [CryptName; 5] = [
     CryptName::Aes,
@@ -25,20 +28,6 @@ fn cfg(crypt: CryptName) -> SessionConfig {
     SessionConfig::fast3()
         .with_window(128, 128)
         .with_crypt(CryptConfig::new(crypt, [0x42; 32]))
-}
-
-/// A tiny deterministic PRNG (xorshift64*).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// One client (address 1 unless moved) and a listener, with every datagram
@@ -242,7 +231,7 @@ fn replays_during_a_transfer_change_nothing() {
         let mut w = World::new(EndpointConfig::new(c.clone()), &c);
         let data: Vec<u8> = (0..300_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
         w.client.send(&data).unwrap();
-        let mut rng = Rng(0x5eed ^ crypt as u64);
+        let mut rng = Rng::new(0x5eed ^ crypt as u64);
         let (mut to_server, mut to_client) = (0u64, 0u64);
         for _ in 0..3_000 {
             w.step();
@@ -311,7 +300,7 @@ fn a_listener_never_answers_what_cannot_open_a_session() {
     ec.accept_backlog = 1;
     ec.max_sessions = 2;
     let mut w = World::new(ec, &c);
-    let mut rng = Rng(99);
+    let mut rng = Rng::new(99);
 
     // Control: a real client is answered.
     w.client.send(b"hi").unwrap();
@@ -323,7 +312,7 @@ fn a_listener_never_answers_what_cannot_open_a_session() {
     // 1. Failing authentication: random bytes of every length, and a real
     //    datagram with one bit flipped.
     for len in 0..1600usize {
-        let d: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let d: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
         w.inject(10, &d);
     }
     let mut flipped = w.to_server[0].clone();
