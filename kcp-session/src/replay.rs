@@ -133,6 +133,7 @@ impl ReplayKey {
     }
 
     /// 64 well-mixed bits for `nonce` (at most 16 bytes are used).
+    #[inline]
     fn hash(&self, nonce: &[u8]) -> u64 {
         let n = nonce.len().min(16);
         let word = |b: &[u8]| match <[u8; 8]>::try_from(b) {
@@ -168,6 +169,7 @@ fn prefetch<T>(x: &T) {
 fn prefetch<T>(_: &T) {}
 
 /// murmur3's 64-bit finaliser.
+#[inline]
 fn mix(mut x: u64) -> u64 {
     x ^= x >> 33;
     x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -256,6 +258,7 @@ impl ReplayFilter {
     }
 
     /// The nonce's fingerprint (never 0, the free mark).
+    #[inline]
     fn fingerprint(&self, nonce: &[u8]) -> u64 {
         self.key.hash(nonce).max(1)
     }
@@ -263,6 +266,7 @@ impl ReplayFilter {
     /// Walks both tables' probe sequences (linear, from the same home slot)
     /// at once; each table's walk ends at its first free slot. Both are at
     /// most half full, so both walks end.
+    #[inline]
     fn probe(&self, fp: u64) -> Probe {
         let (mask, cur) = (self.size - 1, self.current);
         let mut i = fp as usize & mask;
@@ -308,6 +312,7 @@ impl ReplayFilter {
     /// [`check_and_insert_fingerprint`](Self::check_and_insert_fingerprint),
     /// with its home slot read now so that it is in the cache by then.
     /// Filters built with the same [`ReplayKey`] give the same value.
+    #[inline]
     pub fn fingerprint_of(&self, nonce: &[u8]) -> Fingerprint {
         let fp = self.fingerprint(nonce);
         if let Some(pair) = self.slots.get(fp as usize & self.size.wrapping_sub(1)) {
@@ -331,6 +336,7 @@ impl ReplayFilter {
 
     /// Looks `nonce` up and remembers it: `true` means a replay (seen
     /// before within the horizon).
+    #[inline]
     pub fn check_and_insert(&mut self, nonce: &[u8]) -> bool {
         let fp = Fingerprint(self.fingerprint(nonce));
         self.check_and_insert_fingerprint(fp)
@@ -338,6 +344,7 @@ impl ReplayFilter {
 
     /// [`check_and_insert`](Self::check_and_insert) of a nonce whose
     /// fingerprint was taken with [`fingerprint_of`](Self::fingerprint_of).
+    #[inline]
     pub fn check_and_insert_fingerprint(&mut self, fp: Fingerprint) -> bool {
         let fp = fp.0;
         if self.capacity == 0 {
