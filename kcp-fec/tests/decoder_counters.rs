@@ -74,8 +74,16 @@ fn duplicate_shard_is_counted_once_and_loss_is_still_rebuilt() {
     // duplicate is counted.
     assert_eq!(dec.stats().recovered, 0);
     assert_eq!(dec.stats().full_shard_sets, 0);
-    let rebuilt = feed(&mut dec, &g.parity[0]);
-    assert_eq!(rebuilt, vec![(9, g.bodies[9].clone())]);
+    let out = dec.input(&g.parity[0]).unwrap();
+    let recovered = out.recovered();
+    assert!(!recovered.is_empty());
+    assert_eq!(recovered.len(), 1);
+    let mut it = recovered.iter();
+    assert_eq!(it.size_hint(), (1, Some(1)));
+    let r = it.next().unwrap();
+    assert_eq!((r.index, r.payload), (9, &g.bodies[9][..]));
+    assert_eq!(it.size_hint(), (0, Some(0)));
+    assert!(it.next().is_none());
     for par in &g.parity[1..] {
         assert!(feed(&mut dec, par).is_empty());
     }
@@ -277,4 +285,73 @@ fn packet_kind_classifies_what_the_encoder_stamps() {
     assert_eq!(packet_kind(&[0, 0, 0, 0, 0xF2, 1]), Some(PacketKind::Raw));
     assert_eq!(packet_kind(&[0, 0, 0, 0, 0xF2]), None);
     assert_eq!(packet_kind(&[]), None);
+}
+
+/// A peer whose layout differs (32 data + 8 parity against our 10 + 3):
+/// every shard from the first one whose type contradicts our layout until
+/// autotune adopts the peer's is skipped (`tune_skipped`), none after, and
+/// recovery then works under the peer's layout. 32 x 8 is above 256 while
+/// 32 + 8 is far below the 256-shard limit: such a layout is followed.
+#[test]
+fn autotune_skips_shards_until_it_adopts_the_peer_layout() {
+    let (d, p) = (32usize, 8usize);
+    let mut enc = Encoder::new(&FecConfig {
+        parity_skip_gap_ms: None,
+        ..FecConfig::new(d, p)
+    })
+    .unwrap();
+    let mut dec = Decoder::new(&FecConfig::new(D, P)).unwrap();
+    // Seqids go out in order, one per shard: the first whose type our
+    // layout reads differently.
+    let first_mismatch = (0..)
+        .find(|&s: &usize| (s % (D + P) < D) != (s % (d + p) < d))
+        .unwrap();
+    let (mut fed, mut retuned_at, mut lost, mut rebuilt) = (0, None, 0, 0);
+    for gi in 0..40usize {
+        let mut bodies = Vec::new();
+        for i in 0..d {
+            let body: Vec<u8> = (0..20 + (gi + i) % 40)
+                .map(|k| (gi * 3 + i + k) as u8)
+                .collect();
+            let mut dgram = vec![0u8; 8];
+            dgram.extend_from_slice(&body);
+            bodies.push(body);
+            let parity: Vec<Vec<u8>> = enc
+                .encode(&mut dgram, 0)
+                .unwrap()
+                .iter()
+                .map(<[u8]>::to_vec)
+                .collect();
+            // Once re-tuned (and from the next whole group on), shard 1 of
+            // every group is lost.
+            let lose = retuned_at.is_some_and(|at| at < gi * (d + p)) && i == 1;
+            let mut pkts = Vec::new();
+            if lose {
+                lost += 1;
+                fed += 1; // its seqid is spent all the same
+            } else {
+                pkts.push(dgram);
+            }
+            pkts.extend(parity);
+            for pkt in &pkts {
+                let out = dec.input(pkt).unwrap();
+                for r in out.recovered() {
+                    assert_eq!((r.index, r.payload), (1, &bodies[1][..]), "group {gi}");
+                    rebuilt += 1;
+                }
+                if retuned_at.is_none() && dec.stats().retunes == 1 {
+                    retuned_at = Some(fed);
+                }
+                fed += 1;
+            }
+        }
+    }
+    let at = retuned_at.expect("autotune adopted the peer's layout");
+    assert_eq!(dec.layout(), (d, p));
+    let s = dec.stats();
+    assert_eq!(s.retunes, 1);
+    assert_eq!(s.tune_skipped, (at - first_mismatch + 1) as u64);
+    assert!(lost >= 30, "{lost}");
+    assert_eq!(rebuilt, lost);
+    assert_eq!(s.recovered, lost as u64);
 }
