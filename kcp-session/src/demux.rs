@@ -227,7 +227,7 @@ mod tests {
         // Shorter than anything: every length from 0 to a header minus one,
         // whatever the type bytes say.
         for ty in [0xF1u8, 0xF2, 0xF3, 81] {
-            let mut b = vec![0u8; OVERHEAD];
+            let mut b = [0u8; OVERHEAD];
             b[4] = ty;
             for len in 0..OVERHEAD {
                 let p = peek(&b[..len]);
