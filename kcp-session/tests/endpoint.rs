@@ -531,3 +531,23 @@ fn exact_endpoint_accounting_aead() {
 fn exact_endpoint_accounting_cfb() {
     exact_endpoint_accounting(CryptName::Aes, DropReason::Checksum);
 }
+
+/// kcp-go's floor on a decrypted datagram is 12 bytes, an empty OOB packet:
+/// one byte less is dropped as too short, whatever it starts with; the
+/// empty OOB packet itself may open a session.
+#[test]
+fn plaintexts_below_twelve_bytes_are_too_short_and_an_empty_oob_opens() {
+    let cfg = SessionConfig::fast3().with_fec(10, 3); // null crypt
+    let mut ep: Endpoint<u32> = Endpoint::new(EndpointConfig::new(cfg)).unwrap();
+    let t = Timestamp::from_millis(0);
+    // seqid 0xFFFF_FFFF, OOB, size 6 (nothing after the conv), conv 7.
+    let oob = [0xFF, 0xFF, 0xFF, 0xFF, 0xF3, 0, 6, 0, 7, 0, 0, 0];
+    for len in [0, 6, 11] {
+        assert_eq!(ep.handle_datagram(t, 1, &mut oob[..len].to_vec()), None);
+    }
+    assert_eq!(ep.stats().dropped(DropReason::PlaintextTooShort), 3);
+    let h = ep.handle_datagram(t, 2, &mut oob.to_vec()).expect("opens");
+    assert_eq!(ep.connection(h).unwrap().conv(), 7);
+    assert_eq!(ep.stats().sessions_created, 1);
+    assert_eq!(ep.stats().total_dropped(), 3);
+}
