@@ -46,7 +46,7 @@ fn drain_recv(k: &mut Kcp, peer_app: &mut App, stream: bool, buf: &mut [u8]) {
     }
 }
 
-fn config(profile: Profile, preset: u8, stream: bool) -> Config {
+fn config(profile: Profile, preset: u8, stream: bool, window: Option<i32>) -> Config {
     let mut c = Config::with_profile(profile);
     match preset {
         0 => {}
@@ -60,8 +60,23 @@ fn config(profile: Profile, preset: u8, stream: bool) -> Config {
             c.set_nodelay(1, 20, 2, 1).set_window(64, 64);
         }
     }
+    if let Some(w) = window {
+        // Both directions; the receive ring rounds its size up to a power
+        // of two, so windows like 100 or 300 leave slots past the window.
+        c.set_window(w, w);
+    }
     c.set_stream(stream);
     c
+}
+
+/// The preset's window most of the time, else one that is not a power of
+/// two (or a random one) on both peers.
+fn windows() -> impl Strategy<Value = Option<i32>> {
+    prop_oneof![
+        2 => Just(None),
+        1 => prop::sample::select(vec![100, 127, 300]).prop_map(Some),
+        1 => (16i32..400).prop_map(Some),
+    ]
 }
 
 fn messages(seed: u64, count: usize, max_len: usize) -> Vec<Vec<u8>> {
@@ -77,7 +92,7 @@ fn messages(seed: u64, count: usize, max_len: usize) -> Vec<Vec<u8>> {
 #[allow(clippy::too_many_arguments)]
 fn run(
     profile: Profile,
-    preset: u8,
+    (preset, window): (u8, Option<i32>),
     stream: bool,
     link_ab: LinkConfig,
     link_ba: LinkConfig,
@@ -85,8 +100,8 @@ fn run(
     seed: u64,
     count: usize,
 ) {
-    let ca = config(profile, preset, stream);
-    let cb = config(profile, preset, stream);
+    let ca = config(profile, preset, stream, window);
+    let cb = config(profile, preset, stream, window);
     // Keep every message within the peer's receive window (fragment rule).
     let max_len = (ca.rcv_wnd().min(16) as usize - 1) * ca.mss() as usize;
     let conv = seed as u32;
@@ -173,6 +188,7 @@ proptest! {
     #[test]
     fn kcp_go_profile_delivers_exactly_once_in_order(
         preset in 0u8..4,
+        window in windows(),
         stream in any::<bool>(),
         ab in lossy(),
         ba in lossy(),
@@ -180,12 +196,13 @@ proptest! {
         seed in any::<u64>(),
         count in 1usize..40,
     ) {
-        run(Profile::KcpGo, preset, stream, ab, ba, start, seed, count);
+        run(Profile::KcpGo, (preset, window), stream, ab, ba, start, seed, count);
     }
 
     #[test]
     fn ikcp_profile_delivers_exactly_once_in_order(
         preset in 0u8..4,
+        window in windows(),
         stream in any::<bool>(),
         ab in lossy(),
         ba in lossy(),
@@ -203,7 +220,7 @@ proptest! {
             ab.burst = None;
             ba.burst = None;
         }
-        run(Profile::Ikcp, preset, stream, ab, ba, start, seed, count);
+        run(Profile::Ikcp, (preset, window), stream, ab, ba, start, seed, count);
     }
 }
 
@@ -217,7 +234,7 @@ fn thirty_percent_loss_with_duplication_and_reordering_completes() {
         for stream in [false, true] {
             run(
                 profile,
-                1,
+                (1, None),
                 stream,
                 link.clone(),
                 link.clone(),

@@ -190,4 +190,53 @@ mod tests {
             }
         ));
     }
+
+    /// Plaintexts around one KCP header long are classified by length, never
+    /// read past their end: an FEC data shard needs its 8-byte header plus a
+    /// whole KCP header to name a conv, raw KCP a whole header, an OOB
+    /// packet its header plus the conv.
+    #[test]
+    fn lengths_around_a_header_are_classified_without_panicking() {
+        // Raw KCP: one byte short of a header is malformed; a whole
+        // (empty) PUSH header names its conv.
+        let header = push(0x0102_0304, 0);
+        let header = &header[..OVERHEAD];
+        assert_eq!(peek(&header[..OVERHEAD - 1]), Peek::Malformed);
+        assert!(matches!(
+            peek(header),
+            Peek::Conv {
+                conv: 0x0102_0304,
+                sn: 0,
+                ..
+            }
+        ));
+        // FEC data shard: header + KCP header exactly, then one byte less.
+        let mut fec = vec![0, 0, 0, 0, 0xF1, 0, 26, 0];
+        fec.extend_from_slice(header);
+        assert!(matches!(
+            peek(&fec),
+            Peek::Conv {
+                conv: 0x0102_0304,
+                ..
+            }
+        ));
+        assert_eq!(peek(&fec[..HEADER_SIZE + OVERHEAD - 1]), Peek::NoConv);
+        // OOB: the conv needs 4 bytes after the FEC header.
+        let oob = [0xFF, 0xFF, 0xFF, 0xFF, 0xF3, 0, 6, 0, 7, 0, 0, 0];
+        assert!(matches!(peek(&oob), Peek::Conv { conv: 7, .. }));
+        // Shorter than anything: every length from 0 to a header minus one,
+        // whatever the type bytes say.
+        for ty in [0xF1u8, 0xF2, 0xF3, 81] {
+            let mut b = [0u8; OVERHEAD];
+            b[4] = ty;
+            for len in 0..OVERHEAD {
+                let p = peek(&b[..len]);
+                match (ty, len) {
+                    (0xF1 | 0xF2, 6..) => assert_eq!(p, Peek::NoConv, "{ty:#x} {len}"),
+                    (0xF3, 12..) => assert!(matches!(p, Peek::Conv { .. })),
+                    _ => assert_eq!(p, Peek::Malformed, "{ty:#x} {len}"),
+                }
+            }
+        }
+    }
 }

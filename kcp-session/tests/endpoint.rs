@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use kcp_core::Timestamp;
 use kcp_crypto::CryptName;
 use kcp_session::{
-    Connection, ConnectionHandle, CryptConfig, DropReason, Endpoint, EndpointConfig, Event,
-    SessionConfig,
+    Connection, ConnectionHandle, CryptConfig, DropReason, Endpoint, EndpointConfig, EndpointStats,
+    Event, SessionConfig,
 };
 
 struct Client {
@@ -439,4 +439,115 @@ fn close_unregisters_and_frees() {
     assert_eq!(conn.conv(), 1);
     assert!(ep.is_empty() && ep.backlog() == 0 && ep.accept().is_none());
     assert_eq!(ep.stats().sessions_created, 3);
+}
+
+/// The first datagram of a fresh client (its PUSH with `sn` 0) for `conv`.
+fn opening_datagram(cfg: &SessionConfig, conv: u32, t: Timestamp) -> Vec<u8> {
+    let mut c = Connection::connect(conv, cfg, t).unwrap();
+    c.send(b"hello").unwrap();
+    c.handle_timeout(t);
+    let mut buf = vec![0u8; 1500];
+    let n = c.poll_transmit(t, &mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// Every drop reason a listener reports, to the exact count, for one
+/// sequence: a datagram under the wrong key (AEAD: `Auth`; CFB: `Checksum`,
+/// both kcp-go's `InCsumErrors`), one longer than any UDP payload, one too
+/// short for the crypt header, exactly `accept_backlog` new peers waiting
+/// and the next one refused, the same datagram sent again, and a new peer
+/// once the application accepted one.
+fn exact_endpoint_accounting(crypt: CryptName, bad_key: DropReason) {
+    let cfg = cfg(crypt, false);
+    let mut ec = EndpointConfig::new(cfg.clone());
+    ec.accept_backlog = 3;
+    let mut ep: Endpoint<u32> = Endpoint::new(ec).unwrap();
+    let t = Timestamp::from_millis(0);
+
+    let mut wrong = cfg.clone();
+    wrong.crypt = CryptConfig::new(crypt, [0x43; 32]);
+    assert_eq!(
+        ep.handle_datagram(t, 50, &mut opening_datagram(&wrong, 9, t)),
+        None
+    );
+    assert_eq!(ep.handle_datagram(t, 51, &mut vec![0u8; 65_508]), None);
+    assert_eq!(ep.handle_datagram(t, 52, &mut [0u8; 4]), None);
+
+    let mut first = Vec::new();
+    for i in 1..=3u32 {
+        let d = opening_datagram(&cfg, 100 + i, t);
+        assert!(
+            ep.handle_datagram(t, i, &mut d.clone()).is_some(),
+            "peer {i}"
+        );
+        first.push(d);
+    }
+    assert_eq!(ep.backlog(), 3);
+    // The fourth new peer finds the backlog full.
+    let mut d4 = opening_datagram(&cfg, 104, t);
+    assert_eq!(ep.handle_datagram(t, 4, &mut d4), None);
+    assert_eq!((ep.len(), ep.backlog()), (3, 3));
+    // Peer 1's first datagram again, byte for byte (a replay, or the
+    // network duplicating it): not delivered twice.
+    assert_eq!(ep.handle_datagram(t, 1, &mut first[0].clone()), None);
+    // Accepting one session frees one backlog place for a new peer.
+    let (_, addr) = ep.accept().unwrap();
+    assert_eq!(addr, 1);
+    let mut d5 = opening_datagram(&cfg, 105, t);
+    assert!(ep.handle_datagram(t, 5, &mut d5).is_some());
+    assert_eq!((ep.len(), ep.backlog()), (4, 3));
+
+    let mut dropped = [0u64; DropReason::COUNT];
+    for r in [
+        bad_key,
+        DropReason::CryptTooLong,
+        DropReason::CryptTooShort,
+        DropReason::BacklogFull,
+        DropReason::Replay,
+    ] {
+        dropped[DropReason::ALL.iter().position(|&x| x == r).unwrap()] = 1;
+    }
+    assert_eq!(
+        *ep.stats(),
+        EndpointStats {
+            received: 9,
+            delivered: 4,
+            dropped,
+            sessions_created: 4,
+            reconnects: 0,
+        }
+    );
+    let snmp = ep.snmp();
+    assert_eq!((snmp.passive_opens, snmp.in_csum_errors), (4, 1));
+}
+
+#[test]
+fn exact_endpoint_accounting_aead() {
+    exact_endpoint_accounting(CryptName::Aes128Gcm, DropReason::Auth);
+}
+
+#[test]
+fn exact_endpoint_accounting_cfb() {
+    exact_endpoint_accounting(CryptName::Aes, DropReason::Checksum);
+}
+
+/// kcp-go's floor on a decrypted datagram is 12 bytes, an empty OOB packet:
+/// one byte less is dropped as too short, whatever it starts with; the
+/// empty OOB packet itself may open a session.
+#[test]
+fn plaintexts_below_twelve_bytes_are_too_short_and_an_empty_oob_opens() {
+    let cfg = SessionConfig::fast3().with_fec(10, 3); // null crypt
+    let mut ep: Endpoint<u32> = Endpoint::new(EndpointConfig::new(cfg)).unwrap();
+    let t = Timestamp::from_millis(0);
+    // seqid 0xFFFF_FFFF, OOB, size 6 (nothing after the conv), conv 7.
+    let oob = [0xFF, 0xFF, 0xFF, 0xFF, 0xF3, 0, 6, 0, 7, 0, 0, 0];
+    for len in [0, 6, 11] {
+        assert_eq!(ep.handle_datagram(t, 1, &mut oob[..len].to_vec()), None);
+    }
+    assert_eq!(ep.stats().dropped(DropReason::PlaintextTooShort), 3);
+    let h = ep.handle_datagram(t, 2, &mut oob.to_vec()).expect("opens");
+    assert_eq!(ep.connection(h).unwrap().conv(), 7);
+    assert_eq!(ep.stats().sessions_created, 1);
+    assert_eq!(ep.stats().total_dropped(), 3);
 }

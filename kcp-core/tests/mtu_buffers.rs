@@ -1,0 +1,147 @@
+//! The receive side keeps segment buffers up to a size that follows the
+//! MTU: after `set_mtu` raises it, full-size segments reuse their buffers
+//! (no allocation per segment); after `set_mtu` lowers it, buffers larger
+//! than the new limit are released once read instead of staying pinned.
+//!
+//! Allocations are counted per thread, so the tests here may run in
+//! parallel.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use kcp_core::{Config, Kcp, Timestamp};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: the slot may be gone while a thread shuts down.
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// `a` sends `rounds` copies of `msg` to `b` over a lossless
+/// in-memory link (10 ms per round); returns the bytes `b` received and
+/// the segments that crossed to `b`.
+fn one_way(
+    a: &mut Kcp,
+    b: &mut Kcp,
+    now: &mut Timestamp,
+    rounds: usize,
+    msg: &[u8],
+    link: &mut Vec<(bool, Vec<u8>)>,
+    buf: &mut [u8],
+) -> (usize, usize) {
+    let (mut delivered, mut to_b) = (0, 0);
+    for _ in 0..rounds {
+        if a.wait_snd() < 32 {
+            a.send(msg).unwrap();
+        }
+        a.handle_timeout(*now);
+        b.handle_timeout(*now);
+        let mut n = 0;
+        for (from_a, k) in [(true, &mut *a), (false, &mut *b)] {
+            while let Some(t) = k.poll_transmit() {
+                if n == link.len() {
+                    link.push((false, Vec::with_capacity(1 << 14)));
+                }
+                let slot = &mut link[n];
+                slot.0 = from_a;
+                slot.1.clear();
+                slot.1.extend_from_slice(t.payload());
+                n += 1;
+            }
+        }
+        for (from_a, d) in &link[..n] {
+            if *from_a {
+                to_b += 1;
+                b.input(d, *now).unwrap();
+            } else {
+                a.input(d, *now).unwrap();
+            }
+        }
+        while let Ok(m) = b.recv(buf) {
+            delivered += m;
+        }
+        *now = now.add_millis(10);
+    }
+    (delivered, to_b)
+}
+
+fn pair(now: Timestamp, mtu: u32) -> (Kcp, Kcp) {
+    let mut cfg = Config::new();
+    cfg.set_nodelay(1, 10, 2, 1).set_window(128, 128);
+    cfg.set_mtu(mtu).unwrap();
+    (Kcp::new(7, cfg.clone(), now), Kcp::new(7, cfg, now))
+}
+
+#[test]
+fn raised_mtu_keeps_full_size_receive_buffers() {
+    let mut now = Timestamp::from_millis(0);
+    // Made with the default MTU (1400), raised afterwards on both sides:
+    // the 8000-byte segments must be received into reused buffers.
+    let (mut a, mut b) = pair(now, 1400);
+    a.set_mtu(9000).unwrap();
+    b.set_mtu(9000).unwrap();
+    let (mut link, mut buf) = (Vec::new(), vec![0u8; 1 << 16]);
+    let msg = vec![0xA5u8; 8000];
+    one_way(&mut a, &mut b, &mut now, 400, &msg, &mut link, &mut buf);
+
+    let before = allocs();
+    let (delivered, segments) = one_way(&mut a, &mut b, &mut now, 400, &msg, &mut link, &mut buf);
+    let spent = allocs() - before;
+    assert_eq!(delivered, 400 * 8000, "one 8000-byte segment per round");
+    assert!(segments >= 400);
+    assert_eq!(spent, 0, "allocations receiving full-size segments");
+}
+
+#[test]
+fn lowered_mtu_releases_large_receive_buffers() {
+    let mut now = Timestamp::from_millis(0);
+    // Made with MTU 9000 this time, so lowering it is the only change.
+    let (mut a, mut b) = pair(now, 9000);
+    let (mut link, mut buf) = (Vec::new(), vec![0u8; 1 << 16]);
+    let msg = vec![0xA5u8; 8000];
+    one_way(&mut a, &mut b, &mut now, 400, &msg, &mut link, &mut buf);
+    // The receiver goes back to 1400; a peer still sending 8000-byte
+    // segments no longer gets them kept: each one read frees its buffer,
+    // so each one received needs a fresh one.
+    b.set_mtu(1400).unwrap();
+    // Buffers still held from before are reused once, then released.
+    one_way(&mut a, &mut b, &mut now, 100, &msg, &mut link, &mut buf);
+    let before = allocs();
+    let (delivered, _) = one_way(&mut a, &mut b, &mut now, 200, &msg, &mut link, &mut buf);
+    let spent = allocs() - before;
+    assert_eq!(delivered, 200 * 8000);
+    assert!(
+        spent >= 200,
+        "only {spent} allocations: large buffers stayed pinned"
+    );
+}
