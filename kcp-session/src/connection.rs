@@ -9,7 +9,7 @@ use kcp_fec::{
 };
 
 use crate::rate::RateLimiter;
-use crate::replay::{ReplayFilter, ReplayKey};
+use crate::replay::{ReplayFilter, ReplayKey, received_nonce};
 use crate::tx_queue::{MAX_QUEUED, TxQueue};
 use crate::{ConfigError, Event, Layout, OobError, ReadError, SessionConfig, Stats, WriteError};
 
@@ -583,10 +583,9 @@ impl Connection {
         if self.closed {
             return;
         }
-        // The nonce as received (see `Endpoint::handle_datagram`).
-        let nl = self.crypt.nonce_len().min(datagram.len());
-        let fp = (nl > 0 && self.replay.is_enabled())
-            .then(|| self.replay.fingerprint_of(&datagram[..nl]));
+        let fp = received_nonce(datagram, self.crypt.nonce_len())
+            .filter(|_| self.replay.is_enabled())
+            .map(|n| self.replay.fingerprint_of(n));
         match self.crypt.open_in_place(datagram) {
             Ok(r) => {
                 if let Some(fp) = fp

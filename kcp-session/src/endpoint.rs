@@ -8,7 +8,7 @@ use kcp_crypto::{Crypt, CryptError};
 use kcp_fec::{MIN_DATAGRAM, PacketKind, packet_kind};
 
 use crate::demux::{Peek, peek};
-use crate::replay::{ReplayConfig, ReplayFilter, ReplayKey};
+use crate::replay::{ReplayConfig, ReplayFilter, ReplayKey, received_nonce};
 use crate::timer::{ExtClock, TimerHeap};
 use crate::{ConfigError, Connection, Event, Layout, SessionConfig, Stats};
 
@@ -345,13 +345,9 @@ impl<A: Copy + Eq + Hash> Endpoint<A> {
     ) -> Option<ConnectionHandle> {
         self.stats.received += 1;
         self.tick(now);
-        // The replay key: the nonce as received (for the block ciphers the
-        // first 16 ciphertext bytes, one-to-one with the nonce; AES-GCM's
-        // nonce is in clear). Taken before decrypting, so that the filter's
-        // memory access overlaps the decryption; looked up only once the
-        // datagram authenticated (forged datagrams never fill the filter).
-        let nl = self.crypt.nonce_len().min(datagram.len()).min(16);
-        let fp = (nl > 0).then(|| self.recent.fingerprint_of(&datagram[..nl]));
+        // Both filters share the process key: one fingerprint serves both.
+        let fp =
+            received_nonce(datagram, self.crypt.nonce_len()).map(|n| self.recent.fingerprint_of(n));
         let range = match self.crypt.open_in_place(datagram) {
             Ok(r) => r,
             Err(e) => {

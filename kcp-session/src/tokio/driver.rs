@@ -362,9 +362,7 @@ impl<C: Core> Future for Driver<C> {
             if more_rx || (out.more_tx && can_send) {
                 continue;
             }
-            if sent {
-                this.give_back_tx();
-            }
+            this.give_back_tx();
             let Some(next) = out.next else {
                 this.armed = None;
                 return Poll::Pending;
@@ -386,18 +384,18 @@ impl<C: Core> Future for Driver<C> {
             this.armed = None;
         }
         // More work: let other tasks run first.
-        if this.tx.as_ref().is_none_or(TxBatch::is_empty) {
-            this.give_back_tx();
-        }
+        this.give_back_tx();
         cx.waker().wake_by_ref();
         Poll::Pending
     }
 }
 
 impl<C: Core> Driver<C> {
-    /// Returns the (empty) send batch for streams to send from.
+    /// Returns the send batch for streams to send from, once it is empty
+    /// (a batch the socket has not taken yet stays with this task).
     fn give_back_tx(&mut self) {
-        if let Some(tx) = self.tx.take()
+        if self.tx.as_ref().is_some_and(TxBatch::is_empty)
+            && let Some(tx) = self.tx.take()
             && let Ok(mut g) = self.shared.state.lock()
         {
             g.tx = Some(tx);
