@@ -4,45 +4,15 @@
 //!
 //! This binary has a counting global allocator, so it holds this one test.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+mod common;
 
+use common::thread_allocs::{ThreadCounting, allocs};
 use kcp_core::{Config, Kcp, Profile, Timestamp};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Only the test thread counts: the harness's own threads may allocate.
-    static COUNT_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn count() {
-    if COUNT_HERE.with(|c| c.get()) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
+/// Counts the test thread's allocations only (the harness's own threads
+/// may allocate).
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: ThreadCounting = ThreadCounting;
 
 /// Moves `rounds` messages each way through an in-memory link that drops
 /// every `drop_every`-th datagram (0 = none), advancing 10 ms per round.
@@ -99,11 +69,10 @@ fn exchange(
 
 #[test]
 fn steady_state_allocates_nothing() {
-    COUNT_HERE.with(|c| c.set(true));
     // The counter works: this allocation is seen.
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocs();
     drop(std::hint::black_box(vec![1u8; 10]));
-    assert_eq!(ALLOCS.load(Ordering::Relaxed), before + 1);
+    assert_eq!(allocs(), before + 1);
     for profile in [Profile::KcpGo, Profile::Ikcp] {
         let mut cfg = Config::with_profile(profile);
         cfg.set_nodelay(1, 10, 2, 1).set_window(128, 128);
@@ -119,10 +88,10 @@ fn steady_state_allocates_nothing() {
         exchange(&mut a, &mut b, &mut now, 400, 7, &mut link, &mut buf);
         exchange(&mut a, &mut b, &mut now, 400, 0, &mut link, &mut buf);
 
-        let before = ALLOCS.load(Ordering::Relaxed);
+        let before = allocs();
         let clean = exchange(&mut a, &mut b, &mut now, 500, 0, &mut link, &mut buf);
         let lossy = exchange(&mut a, &mut b, &mut now, 500, 7, &mut link, &mut buf);
-        let after = ALLOCS.load(Ordering::Relaxed);
+        let after = allocs();
 
         assert!(clean > 1_000_000 && lossy > 1_000_000, "{clean} {lossy}");
         assert!(a.stats().retrans_segs > 0, "the lossy phase retransmitted");

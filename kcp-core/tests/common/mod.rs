@@ -1,6 +1,8 @@
 //! Helpers shared by kcp-core's integration tests.
 #![allow(dead_code)]
 
+pub mod thread_allocs;
+
 use std::path::PathBuf;
 
 /// `testdata/kcp-go/<name>` in the workspace: the vectors recorded from
