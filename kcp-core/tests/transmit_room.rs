@@ -46,6 +46,9 @@ impl World {
         let mut out = [Vec::new(), Vec::new()];
         for (i, k) in [&mut self.a, &mut self.b].into_iter().enumerate() {
             k.handle_timeout(now);
+            let pending = k.pending_transmits();
+            let before = k.stats();
+            let mut bytes = 0;
             while let Some(mut t) = k.poll_transmit() {
                 let kcp = t.payload().to_vec();
                 assert_eq!(t.headroom(), head);
@@ -69,8 +72,15 @@ impl World {
                     *b ^= 0x5A;
                 }
                 assert!(t.payload().iter().zip(&kcp).all(|(x, y)| *x == *y ^ 0x5A));
+                bytes += kcp.len() as u64;
                 out[i].push(kcp);
             }
+            // Every datagram announced was handed out, and counted.
+            assert_eq!(out[i].len(), pending);
+            assert_eq!(k.pending_transmits(), 0);
+            let after = k.stats();
+            assert_eq!(after.out_pkts - before.out_pkts, pending as u64);
+            assert_eq!(after.out_bytes - before.out_bytes, bytes);
         }
         out
     }
