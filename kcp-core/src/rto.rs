@@ -109,6 +109,18 @@ mod tests {
     }
 
     #[test]
+    fn a_sample_exactly_at_srtt_minus_rttvar_is_not_damped() {
+        // kcp-go compares with `<` against the already updated srtt:
+        // srtt 100 - 64/8 = 92, and 36 == 92 - 56 is not below it, so the
+        // variation moves by (64 - 56) >> 2 = 2, not (64 - 56) >> 5 = 0.
+        let mut g = RttEstimator::new(0);
+        g.srtt = 100;
+        g.rttvar = 56;
+        g.sample_kcpgo(36, 10);
+        assert_eq!((g.srtt, g.rttvar, g.rto), (92, 58, 92 + 4 * 58));
+    }
+
+    #[test]
     fn rto_is_clamped() {
         let mut g = RttEstimator::new(1);
         g.sample_kcpgo(1, 10);

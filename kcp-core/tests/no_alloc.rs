@@ -16,7 +16,11 @@ static GLOBAL: ThreadCounting = ThreadCounting;
 
 /// Moves `rounds` messages each way through an in-memory link that drops
 /// every `drop_every`-th datagram (0 = none), advancing 10 ms per round.
+/// `copy_out` takes datagrams with `poll_transmit_into` (as the session
+/// layer does) instead of borrowing them.
+#[allow(clippy::too_many_arguments)]
 fn exchange(
+    copy_out: bool,
     a: &mut Kcp,
     b: &mut Kcp,
     now: &mut Timestamp,
@@ -38,14 +42,23 @@ fn exchange(
         // Datagrams cross in place: link slots are reused, never freed.
         let mut n = 0;
         for (from_a, k) in [(true, &mut *a), (false, &mut *b)] {
-            while let Some(t) = k.poll_transmit() {
+            loop {
                 if n == link.len() {
                     link.push((false, Vec::with_capacity(2048)));
                 }
                 let slot = &mut link[n];
                 slot.0 = from_a;
-                slot.1.clear();
-                slot.1.extend_from_slice(t.payload());
+                if copy_out {
+                    slot.1.resize(2048, 0);
+                    let Some(len) = k.poll_transmit_into(&mut slot.1) else {
+                        break;
+                    };
+                    slot.1.truncate(len);
+                } else {
+                    let Some(t) = k.poll_transmit() else { break };
+                    slot.1.clear();
+                    slot.1.extend_from_slice(t.payload());
+                }
                 n += 1;
             }
         }
@@ -73,9 +86,17 @@ fn steady_state_allocates_nothing() {
     let before = allocs();
     drop(std::hint::black_box(vec![1u8; 10]));
     assert_eq!(allocs(), before + 1);
-    for profile in [Profile::KcpGo, Profile::Ikcp] {
+    let modes = [
+        (Profile::KcpGo, false, 0),
+        (Profile::Ikcp, false, 0),
+        // The session layer's way: framing room, datagrams copied out.
+        (Profile::KcpGo, true, 28),
+        (Profile::KcpGo, true, 0),
+    ];
+    for (profile, copy_out, room) in modes {
         let mut cfg = Config::with_profile(profile);
         cfg.set_nodelay(1, 10, 2, 1).set_window(128, 128);
+        cfg.set_headroom(room).set_tailroom(room / 2);
         let mut now = Timestamp::from_millis(0xFFFF_0000);
         let mut a = Kcp::new(1, cfg.clone(), now);
         let mut b = Kcp::new(1, cfg, now);
@@ -84,13 +105,23 @@ fn steady_state_allocates_nothing() {
 
         // Warm-up: pools, rings, heaps and lists reach their working size,
         // with and without loss.
-        exchange(&mut a, &mut b, &mut now, 400, 0, &mut link, &mut buf);
-        exchange(&mut a, &mut b, &mut now, 400, 7, &mut link, &mut buf);
-        exchange(&mut a, &mut b, &mut now, 400, 0, &mut link, &mut buf);
+        exchange(
+            copy_out, &mut a, &mut b, &mut now, 400, 0, &mut link, &mut buf,
+        );
+        exchange(
+            copy_out, &mut a, &mut b, &mut now, 400, 7, &mut link, &mut buf,
+        );
+        exchange(
+            copy_out, &mut a, &mut b, &mut now, 400, 0, &mut link, &mut buf,
+        );
 
         let before = allocs();
-        let clean = exchange(&mut a, &mut b, &mut now, 500, 0, &mut link, &mut buf);
-        let lossy = exchange(&mut a, &mut b, &mut now, 500, 7, &mut link, &mut buf);
+        let clean = exchange(
+            copy_out, &mut a, &mut b, &mut now, 500, 0, &mut link, &mut buf,
+        );
+        let lossy = exchange(
+            copy_out, &mut a, &mut b, &mut now, 500, 7, &mut link, &mut buf,
+        );
         let after = allocs();
 
         assert!(clean > 1_000_000 && lossy > 1_000_000, "{clean} {lossy}");
@@ -98,7 +129,7 @@ fn steady_state_allocates_nothing() {
         assert_eq!(
             after - before,
             0,
-            "{profile:?}: allocations in steady state"
+            "{profile:?} copy_out {copy_out} room {room}: allocations in steady state"
         );
     }
 }

@@ -182,3 +182,27 @@ fn segments_queued_before_an_mtu_shrink_keep_their_room() {
     assert_eq!(w.b.recv(&mut buf), Ok(5000));
     assert_eq!(&buf[..5000], &msg[..]);
 }
+
+/// `poll_transmit_into` copies a datagram into a buffer of exactly its size;
+/// a smaller buffer gets nothing and the datagram stays queued.
+#[test]
+fn poll_transmit_into_takes_an_exact_fit_and_keeps_what_does_not_fit() {
+    let now = Timestamp::from_millis(0);
+    let mut a = Kcp::new(3, config(200, HEAD, TAIL), now);
+    a.send(&[7u8; 100]).unwrap();
+    a.send(&[8u8; 10]).unwrap();
+    a.flush(now);
+    assert_eq!(a.pending_transmits(), 1);
+    let len = 24 + 100 + 24 + 10;
+    let mut small = vec![0u8; len - 1];
+    assert_eq!(a.poll_transmit_into(&mut small), None);
+    assert_eq!(a.pending_transmits(), 1, "kept for a bigger buffer");
+    let mut exact = vec![0u8; len];
+    assert_eq!(a.poll_transmit_into(&mut exact), Some(len));
+    assert_eq!(&exact[24..124], &[7u8; 100]);
+    assert_eq!(&exact[148..], &[8u8; 10]);
+    assert_eq!(a.pending_transmits(), 0);
+    assert_eq!(a.poll_transmit_into(&mut exact), None);
+    assert_eq!(a.stats().out_pkts, 1);
+    assert_eq!(a.stats().out_bytes, len as u64);
+}
