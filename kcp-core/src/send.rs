@@ -375,6 +375,22 @@ mod tests {
     }
 
     #[test]
+    fn a_shrunk_ring_keeps_room_for_twice_what_is_left() {
+        let mut b = SendBuffer::new(16);
+        for _ in 0..5000 {
+            b.enqueue(0, b"x", 10);
+        }
+        while b.admit_next().is_some() {}
+        // 2048 left of 8192: not yet a quarter, so no reallocation.
+        b.remove_before(b.base.wrapping_add(5000 - 2049));
+        assert_eq!(b.segs.capacity(), 8192);
+        // 300 left: room for 600, rounded up, so refilling to twice the
+        // remainder does not grow the ring again.
+        b.remove_before(b.base.wrapping_add(2049 - 300));
+        assert_eq!((b.len(), b.segs.capacity()), (300, 1024));
+    }
+
+    #[test]
     fn remove_before_counts_tombstones_and_ignores_stale_una() {
         let mut b = SendBuffer::new(16);
         for _ in 0..8 {

@@ -82,5 +82,17 @@ mod tests {
         assert!(!a.is_after(b));
         assert!(b.reached(b));
         assert!(!a.reached(b));
+        // Strictly after: a time is not after itself.
+        assert!(!b.is_after(b));
+        assert!(b.is_after(b.add_millis(u32::MAX)));
+    }
+
+    #[test]
+    fn displays_as_milliseconds() {
+        extern crate alloc;
+        use alloc::format;
+        let t = Timestamp::from_millis(1234);
+        assert_eq!(format!("{t}"), "1234ms");
+        assert_eq!(format!("{t:?}"), "1234ms");
     }
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::thread_allocs::{ThreadCounting, allocs};
+use common::thread_allocs::{ThreadCounting, alloc_bytes, allocs};
 use kcp_core::{Config, Kcp, Timestamp};
 
 #[global_allocator]
@@ -111,4 +111,31 @@ fn lowered_mtu_releases_large_receive_buffers() {
         spent >= 200,
         "only {spent} allocations: large buffers stayed pinned"
     );
+}
+
+/// A queued segment holds one MTU's worth of buffer (header and payload;
+/// framing room lives in the output buffers), not more: a write of 250
+/// full segments asks the allocator for 250 MTUs plus the segment ring.
+#[test]
+fn queued_segments_are_sized_to_the_mtu() {
+    for (mtu, room) in [(1400u32, 0usize), (1400, 44), (200, 0)] {
+        let now = Timestamp::from_millis(0);
+        let mut cfg = Config::new();
+        cfg.set_window(1024, 1024).set_max_frag(255).unwrap();
+        cfg.set_mtu(mtu).unwrap();
+        cfg.set_headroom(room - room / 4).set_tailroom(room / 4);
+        let mut a = Kcp::new(7, cfg, now);
+        let mss = mtu as usize - 24;
+        let msg = vec![1u8; 250 * mss];
+        let before = alloc_bytes();
+        a.send(&msg).unwrap();
+        let spent = (alloc_bytes() - before) as usize;
+        let floor = 250 * mtu as usize;
+        // On top: the segment ring's slots as it doubles to 256 (28 KiB
+        // measured, all steps together).
+        assert!(
+            spent >= floor && spent <= floor + 48 * 1024,
+            "mtu {mtu} room {room}: {spent} bytes for {floor} of segments"
+        );
+    }
 }

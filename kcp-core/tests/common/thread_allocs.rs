@@ -15,11 +15,13 @@ pub struct ThreadCounting;
 
 thread_local! {
     static ALLOCS: Cell<u64> = const { Cell::new(0) };
+    static BYTES: Cell<u64> = const { Cell::new(0) };
 }
 
-fn count() {
-    // `try_with`: the slot may be gone while a thread shuts down.
+fn count(bytes: usize) {
+    // `try_with`: the slots may be gone while a thread shuts down.
     let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+    let _ = BYTES.try_with(|c| c.set(c.get() + bytes as u64));
 }
 
 /// Allocations and reallocations made by this thread so far.
@@ -27,10 +29,16 @@ pub fn allocs() -> u64 {
     ALLOCS.with(Cell::get)
 }
 
+/// Bytes this thread asked for so far (a reallocation counts its new size).
+#[allow(dead_code)] // not every test binary sizes its allocations
+pub fn alloc_bytes() -> u64 {
+    BYTES.with(Cell::get)
+}
+
 // SAFETY: forwards to the system allocator unchanged; only counts calls.
 unsafe impl GlobalAlloc for ThreadCounting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
+        count(layout.size());
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -39,7 +47,7 @@ unsafe impl GlobalAlloc for ThreadCounting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
+        count(new_size);
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
