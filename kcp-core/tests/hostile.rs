@@ -170,3 +170,56 @@ fn floods_of_out_of_window_and_extreme_values_are_bounded() {
         assert_eq!(k.state().snd_queue, 1);
     }
 }
+
+/// A flood of segments between two flushes: the ikcp profile queues at
+/// most `MAX_ACKLIST` (16 Ki) ACKs, counts every one beyond in
+/// `acks_dropped`, and its next update answers exactly the ACKs kept; the
+/// kcp-go profile never gets there, it flushes ACKs from `input` once an
+/// MTU's worth is pending (ack clocking) and drops none.
+#[test]
+fn ack_flood_is_capped_and_counted() {
+    assert_eq!(MAX_ACKLIST, 16 * 1024);
+    for mut k in endpoints() {
+        let now = Timestamp::from_millis(5);
+        let ikcp = k.config().profile() == Profile::Ikcp;
+        let count_acks = |k: &mut Kcp| {
+            let mut acks = 0;
+            while let Some(t) = k.poll_transmit() {
+                acks += t
+                    .payload()
+                    .chunks(OVERHEAD)
+                    .filter(|h| h[4] == Command::Ack as u8)
+                    .count();
+            }
+            acks
+        };
+        // 400 datagrams of 50 PUSH segments each, sn 1..=31 over and over
+        // (sn 0 never arrives, so nothing is below `una`): 20,000 ACKs owed.
+        let mut sn = 0;
+        let mut acks = 0;
+        for _ in 0..400 {
+            let datagram: Vec<u8> = (0..50)
+                .flat_map(|_| {
+                    sn = sn % 31 + 1;
+                    seg(81, sn, 0, 32, b"d")
+                })
+                .collect();
+            k.input(&datagram, now).unwrap();
+            acks += count_acks(&mut k);
+            if !ikcp {
+                assert!(k.state().acklist < 1400 / OVERHEAD, "ack clocking");
+            }
+        }
+        let s = k.stats();
+        assert_eq!(s.in_segs, 20_000);
+        assert_eq!(s.repeat_segs, 20_000 - 31, "31 kept, the rest duplicates");
+        let kept = if ikcp { MAX_ACKLIST } else { 20_000 };
+        assert_eq!(s.acks_dropped, 20_000 - kept as u64);
+        assert_eq!(acks + k.state().acklist, kept);
+        // (ikcp's `flush` does nothing before the first `update`.)
+        k.handle_timeout(now);
+        acks += count_acks(&mut k);
+        assert_eq!(acks, kept);
+        assert_eq!(k.state().acklist, 0);
+    }
+}

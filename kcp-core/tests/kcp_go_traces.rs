@@ -143,6 +143,12 @@ fn replay(sc: &Value) -> Replay {
             .map(|v| v.as_i64().unwrap())
             .collect();
         assert_eq!(state_array(k), st, "{ctx}: state after the call");
+        // The convenience getters read the same recorded variables.
+        assert_eq!(
+            [k.srtt() as i64, k.rto() as i64, k.conv() as i64],
+            [st[3], st[5], conv as i64],
+            "{ctx}: srtt, rto, conv"
+        );
         stats.events += 1;
     }
     for (ep, k) in [("A", &a), ("B", &b)] {
