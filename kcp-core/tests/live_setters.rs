@@ -86,3 +86,28 @@ fn nodelay_changes_move_the_rto_floor() {
     sample(&mut k, &mut t);
     assert_eq!(k.rto(), 30);
 }
+
+/// kcp-go's `SetWriteDelay`: off (default), a write asks for a flush now;
+/// on, data waits for the next interval tick. The ikcp profile always
+/// waits for `update`.
+#[test]
+fn write_delay_decides_whether_a_write_flushes_now() {
+    for (delay, want_now) in [(false, true), (true, false)] {
+        let t = Timestamp::from_millis(1000);
+        let mut cfg = Config::new();
+        cfg.set_nodelay(1, 20, 0, 1).set_write_delay(delay);
+        let mut k = Kcp::new(CONV, cfg, t);
+        // The first tick has passed; the next one is 20 ms away.
+        k.handle_timeout(t);
+        let t = t.add_millis(5);
+        k.send(b"hello").unwrap();
+        let due = k.poll_timeout().unwrap();
+        // (A time not after `t` means "now".)
+        assert_eq!(t.reached(due), want_now, "write_delay {delay}: due {due:?}");
+        if !want_now {
+            assert_eq!(due, Timestamp::from_millis(1020));
+        }
+        k.handle_timeout(t);
+        assert_eq!(k.pending_transmits(), usize::from(want_now));
+    }
+}
