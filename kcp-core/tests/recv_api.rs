@@ -65,3 +65,57 @@ fn empty_incomplete_too_small_then_every_reader_agrees() {
     assert_eq!(v, b"z");
     assert_eq!(b.recv(&mut buf), Err(RecvError::Empty));
 }
+
+/// kcp-go's fast recover: a read that reopens a full receive window makes
+/// the next flush announce it (WINS), but not while segments already
+/// waiting in the buffer refill the queue to the window at once.
+#[test]
+fn a_read_announces_the_window_only_when_it_reopens() {
+    use kcp_core::{Command, Header, OVERHEAD};
+    let t = Timestamp::from_millis(0);
+    let mut cfg = Config::new();
+    cfg.set_window(32, 4).set_nodelay(1, 10, 0, 1);
+    let mut k = Kcp::new(5, cfg, t);
+    for sn in 0..6u32 {
+        let h = Header {
+            conv: 5,
+            cmd: Command::Push as u8,
+            frg: 0,
+            wnd: 32,
+            ts: 0,
+            sn,
+            una: 0,
+            len: 1,
+        };
+        let mut d = vec![0u8; OVERHEAD];
+        h.encode((&mut d[..]).try_into().unwrap());
+        d.push(sn as u8);
+        k.input(&d, t).unwrap();
+    }
+    k.flush(t);
+    while k.poll_transmit().is_some() {}
+    let wins_after_flush = |k: &mut Kcp| {
+        k.flush(t);
+        let mut wins = Vec::new();
+        while let Some(d) = k.poll_transmit() {
+            for h in d.payload().chunks(OVERHEAD) {
+                if h[4] == Command::WindowTell as u8 {
+                    wins.push(u16::from_le_bytes([h[6], h[7]]));
+                }
+            }
+        }
+        wins
+    };
+    // Queue 0..=3 (the window), buffer 4, 5. Each of the first two reads
+    // frees a slot that sn 4, then 5, fills at once: no announcement.
+    let mut buf = [0u8; 8];
+    for sn in 0..2u8 {
+        assert_eq!(k.recv(&mut buf), Ok(1));
+        assert_eq!(buf[0], sn);
+        assert_eq!(wins_after_flush(&mut k), [] as [u16; 0], "read {sn}");
+    }
+    // Now the buffer is empty: the next read reopens the window, announced
+    // with one free slot.
+    assert_eq!(k.recv(&mut buf), Ok(1));
+    assert_eq!(wins_after_flush(&mut k), [1]);
+}
