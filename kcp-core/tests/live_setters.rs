@@ -111,3 +111,33 @@ fn write_delay_decides_whether_a_write_flushes_now() {
         assert_eq!(k.pending_transmits(), usize::from(want_now));
     }
 }
+
+/// A datagram rebuilt by FEC (kcp-go's `IKCP_PACKET_FEC`) may be old: in
+/// the kcp-go profile it neither updates the peer's window nor gives an
+/// RTT sample nor counts a repeat; its data and ACKs still count.
+#[test]
+fn recovered_datagrams_leave_window_rtt_and_repeats_alone() {
+    use kcp_core::Origin;
+    let t0 = Timestamp::from_millis(0);
+    for origin in [Origin::Regular, Origin::Recovered] {
+        let regular = origin == Origin::Regular;
+        let mut k = Kcp::new(CONV, Config::new(), t0);
+        k.send(b"ping").unwrap();
+        k.handle_timeout(t0);
+        assert_eq!(k.pending_transmits(), 1);
+        while k.poll_transmit().is_some() {}
+        let t = t0.add_millis(40);
+        let mut d = push(0, 0);
+        d.extend(push(0, 0)); // a duplicate
+        let mut a = ack(0, 0);
+        a[6..8].copy_from_slice(&7u16.to_le_bytes()); // wnd 7
+        d.extend(a);
+        k.input_from(&d, t, origin).unwrap();
+        let st = k.state();
+        assert_eq!(st.snd_una, 1, "{origin:?}: the ACK counts");
+        assert_eq!(st.rcv_nxt, 1, "{origin:?}: the data counts");
+        assert_eq!(st.rmt_wnd, if regular { 7 } else { 32 }, "{origin:?}");
+        assert_eq!(k.srtt(), if regular { 40 } else { 0 }, "{origin:?}");
+        assert_eq!(k.stats().repeat_segs, u64::from(regular), "{origin:?}");
+    }
+}
