@@ -206,3 +206,53 @@ fn poll_transmit_into_takes_an_exact_fit_and_keeps_what_does_not_fit() {
     assert_eq!(a.stats().out_pkts, 1);
     assert_eq!(a.stats().out_bytes, len as u64);
 }
+
+/// A lent datagram whose segment was acknowledged before the application
+/// polled it is obsolete and skipped, by both polling calls; the copy made
+/// for a retransmission that was itself superseded is skipped too.
+#[test]
+fn obsolete_lent_datagrams_are_skipped() {
+    use kcp_core::{Command, Header, OVERHEAD};
+    for copy_out in [false, true] {
+        let now = Timestamp::from_millis(0);
+        let mut a = Kcp::new(3, config(200, 0, 0), now);
+        // Two full segments (lent), then one small one.
+        a.send(&[1u8; 176]).unwrap();
+        a.send(&[2u8; 176]).unwrap();
+        a.send(&[3u8; 10]).unwrap();
+        a.handle_timeout(now);
+        assert_eq!(a.pending_transmits(), 3);
+        // The peer acknowledges sn 0 before anything was polled.
+        let ack = Header {
+            conv: 3,
+            cmd: Command::Ack as u8,
+            frg: 0,
+            wnd: 64,
+            ts: 0,
+            sn: 0,
+            una: 0,
+            len: 0,
+        };
+        let mut d = vec![0u8; OVERHEAD];
+        ack.encode((&mut d[..]).try_into().unwrap());
+        a.input(&d, now).unwrap();
+        let mut sns = Vec::new();
+        let mut buf = [0u8; 2048];
+        loop {
+            let p = if copy_out {
+                match a.poll_transmit_into(&mut buf) {
+                    Some(n) => buf[..n].to_vec(),
+                    None => break,
+                }
+            } else {
+                match a.poll_transmit() {
+                    Some(t) => t.payload().to_vec(),
+                    None => break,
+                }
+            };
+            sns.push(u32::from_le_bytes(p[12..16].try_into().unwrap()));
+        }
+        assert_eq!(sns, [1, 2], "copy_out {copy_out}: sn 0 was acknowledged");
+        assert_eq!(a.stats().out_pkts, 2);
+    }
+}

@@ -1,0 +1,101 @@
+//! `poll_timeout` is `None` exactly when a kcp-go-profile endpoint has
+//! nothing pending (no data queued or unacknowledged, no ACK owed, no window
+//! probe, a usable window), so thousands of idle sessions need no timers;
+//! each kind of pending work brings the timer back.
+
+use kcp_core::{Command, Config, Header, Kcp, OVERHEAD, Timestamp};
+
+const CONV: u32 = 4;
+
+fn seg(cmd: Command, sn: u32, una: u32, wnd: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let h = Header {
+        conv: CONV,
+        cmd: cmd as u8,
+        frg: 0,
+        wnd,
+        ts,
+        sn,
+        una,
+        len: payload.len() as u32,
+    };
+    let mut v = vec![0u8; OVERHEAD];
+    h.encode((&mut v[..]).try_into().unwrap());
+    v.extend_from_slice(payload);
+    v
+}
+
+fn settle(k: &mut Kcp, t: Timestamp) -> usize {
+    k.handle_timeout(t);
+    let mut n = 0;
+    while k.poll_transmit().is_some() {
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn idle_needs_no_timer_and_every_kind_of_work_brings_it_back() {
+    for nc in [0, 1] {
+        let mut t = Timestamp::from_millis(500);
+        let mut cfg = Config::new();
+        cfg.set_nodelay(1, 10, 2, nc);
+        let mut k = Kcp::new(CONV, cfg, t);
+        // Both references start with cwnd 0, raised to 1 by the first
+        // flush: until then (with congestion control) the timer is wanted.
+        assert_eq!(k.poll_timeout().is_some(), nc == 0, "nc {nc}: fresh");
+        assert_eq!(settle(&mut k, t), 0);
+        assert_eq!(k.poll_timeout(), None, "nc {nc}: after the first tick");
+
+        // Data queued, then in flight, then acknowledged.
+        k.send(b"hello").unwrap();
+        assert_eq!(k.poll_timeout(), Some(t), "a write wants a flush now");
+        assert_eq!(settle(&mut k, t), 1);
+        assert!(
+            k.poll_timeout().unwrap().is_after(t),
+            "in flight: next tick"
+        );
+        t = t.add_millis(5);
+        k.input(&seg(Command::Ack, 0, 1, 32, 500, &[]), t).unwrap();
+        assert_eq!(k.poll_timeout(), None, "nc {nc}: acknowledged");
+
+        // An ACK owed.
+        k.input(&seg(Command::Push, 0, 1, 32, 1, b"x"), t).unwrap();
+        assert!(k.poll_timeout().is_some(), "nc {nc}: an ACK is owed");
+        t = t.add_millis(10);
+        assert_eq!(settle(&mut k, t), 1);
+        assert_eq!(k.poll_timeout(), None, "nc {nc}: ACK sent");
+
+        // The peer asks for our window.
+        k.input(&seg(Command::WindowAsk, 0, 1, 32, 2, &[]), t)
+            .unwrap();
+        assert!(k.poll_timeout().is_some(), "nc {nc}: WASK to answer");
+        t = t.add_millis(10);
+        assert_eq!(settle(&mut k, t), 1);
+        assert_eq!(k.poll_timeout(), None, "nc {nc}: WINS sent");
+
+        // The peer's window closes while data waits: probing needs the timer.
+        k.input(&seg(Command::WindowTell, 0, 1, 0, 3, &[]), t)
+            .unwrap();
+        k.send(b"blocked").unwrap();
+        t = t.add_millis(10);
+        settle(&mut k, t);
+        assert!(k.poll_timeout().is_some(), "nc {nc}: zero window");
+        assert_eq!(k.state().rmt_wnd, 0);
+        k.input(&seg(Command::WindowTell, 0, 1, 32, 4, &[]), t)
+            .unwrap();
+        t = t.add_millis(10);
+        settle(&mut k, t);
+        let sent_sn = k.state().snd_nxt - 1;
+        k.input(
+            &seg(Command::Ack, sent_sn, sent_sn + 1, 32, t.as_millis(), &[]),
+            t,
+        )
+        .unwrap();
+        settle(&mut k, t);
+        assert_eq!(
+            k.poll_timeout(),
+            None,
+            "nc {nc}: window open, all acknowledged"
+        );
+    }
+}
