@@ -221,5 +221,42 @@ fn ack_flood_is_capped_and_counted() {
         acks += count_acks(&mut k);
         assert_eq!(acks, kept);
         assert_eq!(k.state().acklist, 0);
+        let s = k.stats();
+        assert_eq!((s.out_segs, s.acks_elided), (kept as u64, 0));
+    }
+}
+
+/// kcp-go sends no ACK for a segment below `una` (the header's una already
+/// says so), except the last of a flush; ikcp sends them all. OutSegs
+/// counts what went out, `acks_elided` what did not.
+#[test]
+fn acks_below_una_are_elided_by_kcp_go_only() {
+    for mut k in endpoints() {
+        let now = Timestamp::from_millis(5);
+        let ikcp = k.config().profile() == Profile::Ikcp;
+        // sn 0 three times, then sn 1 and sn 0 again: ACKs owed for
+        // 0, 0, 0, 1, 0 with una 2 at flush time.
+        let d: Vec<u8> = [0, 0, 0, 1, 0]
+            .iter()
+            .flat_map(|&sn| seg(81, sn, 0, 32, b"z"))
+            .collect();
+        k.input(&d, now).unwrap();
+        k.handle_timeout(now);
+        let mut acked = Vec::new();
+        while let Some(t) = k.poll_transmit() {
+            for h in t.payload().chunks(OVERHEAD) {
+                if h[4] == Command::Ack as u8 {
+                    acked.push(u32::from_le_bytes(h[12..16].try_into().unwrap()));
+                }
+            }
+        }
+        let s = k.stats();
+        if ikcp {
+            assert_eq!(acked, [0, 0, 0, 1, 0]);
+            assert_eq!((s.out_segs, s.acks_elided), (5, 0));
+        } else {
+            assert_eq!(acked, [0], "only the last, below una too");
+            assert_eq!((s.out_segs, s.acks_elided), (1, 4));
+        }
     }
 }

@@ -205,6 +205,18 @@ fn poll_transmit_into_takes_an_exact_fit_and_keeps_what_does_not_fit() {
     assert_eq!(a.poll_transmit_into(&mut exact), None);
     assert_eq!(a.stats().out_pkts, 1);
     assert_eq!(a.stats().out_bytes, len as u64);
+
+    // The same for a datagram lent from its segment (no room configured).
+    let mut b = Kcp::new(3, config(200, 0, 0), now);
+    b.send(&[9u8; 176]).unwrap();
+    b.flush(now);
+    let mut small = [0u8; 199];
+    assert_eq!(b.poll_transmit_into(&mut small), None);
+    assert_eq!(b.pending_transmits(), 1);
+    let mut exact = [0u8; 200];
+    assert_eq!(b.poll_transmit_into(&mut exact), Some(200));
+    assert_eq!(exact[24..], [9u8; 176]);
+    assert_eq!((b.stats().out_pkts, b.pending_transmits()), (1, 0));
 }
 
 /// A lent datagram whose segment was acknowledged before the application
