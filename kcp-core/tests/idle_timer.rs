@@ -99,3 +99,49 @@ fn idle_needs_no_timer_and_every_kind_of_work_brings_it_back() {
         );
     }
 }
+
+/// While the peer's window stays shut, window probes (WASK) back off by
+/// half each time from the profile's initial wait up to 120 s, and stay
+/// there (`IKCP_PROBE_LIMIT`).
+#[test]
+fn zero_window_probes_back_off_to_two_minutes() {
+    for (cfg, init) in [(Config::new(), 500u32), (Config::ikcp(), 7000)] {
+        let mut t = Timestamp::from_millis(1);
+        let mut k = Kcp::new(CONV, cfg, t);
+        k.input(&seg(Command::WindowTell, 0, 0, 0, 0, &[]), t)
+            .unwrap();
+        k.send(b"waiting").unwrap();
+        let mut probes = Vec::new();
+        for _ in 0..(40 * 60 * 100) {
+            k.handle_timeout(t);
+            while let Some(d) = k.poll_transmit() {
+                if d.payload()
+                    .chunks(OVERHEAD)
+                    .any(|h| h[4] == Command::WindowAsk as u8)
+                {
+                    probes.push(t.as_millis());
+                }
+            }
+            t = t.add_millis(10);
+        }
+        let gaps: Vec<u32> = probes.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.len() > 10, "{gaps:?}");
+        // Each wait is the last plus half, never above the limit...
+        let mut want = init + init / 2;
+        for (i, &g) in gaps.iter().enumerate() {
+            assert!(
+                g.abs_diff(want) <= 110,
+                "gap {i}: {g} ms, want {want}: {gaps:?}"
+            );
+            want = (want + want / 2).min(120_000);
+        }
+        // ...and the limit is reached and held.
+        assert!(
+            gaps.iter()
+                .rev()
+                .take(5)
+                .all(|&g| g.abs_diff(120_000) <= 110),
+            "{gaps:?}"
+        );
+    }
+}
