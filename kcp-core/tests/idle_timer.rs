@@ -70,7 +70,9 @@ fn idle_needs_no_timer_and_every_kind_of_work_brings_it_back() {
             .unwrap();
         assert!(k.poll_timeout().is_some(), "nc {nc}: WASK to answer");
         t = t.add_millis(10);
+        let segs = k.stats().out_segs;
         assert_eq!(settle(&mut k, t), 1);
+        assert_eq!(k.stats().out_segs, segs + 1, "nc {nc}: one WINS");
         assert_eq!(k.poll_timeout(), None, "nc {nc}: WINS sent");
 
         // The peer's window closes while data waits: probing needs the timer.
@@ -124,6 +126,8 @@ fn zero_window_probes_back_off_to_two_minutes() {
             }
             t = t.add_millis(10);
         }
+        // Nothing but the probes went out (OutSegs counts every segment).
+        assert_eq!(k.stats().out_segs, probes.len() as u64);
         let gaps: Vec<u32> = probes.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(gaps.len() > 10, "{gaps:?}");
         // Each wait is the last plus half, never above the limit...
