@@ -54,6 +54,9 @@ fn run(profile: Profile, resend: i32, acked: &[u32], wait: u32) -> (Stats, Vec<u
 }
 
 fn causes(s: &Stats) -> [u64; 4] {
+    // Every data segment that left is in OutSegs: five first sends plus the
+    // retransmissions (no ACKs: nothing was received).
+    assert_eq!(s.out_segs, 5 + s.retrans_segs);
     [
         s.fast_retrans_segs,
         s.early_retrans_segs,
