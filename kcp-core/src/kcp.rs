@@ -1305,7 +1305,10 @@ impl crate::sim::Endpoint for Kcp {
     }
 
     fn max_datagram_size(&self) -> usize {
-        // An MTU shrink can leave one oversized segment in the queue.
-        self.cfg.mtu as usize * 2 + OVERHEAD
+        // The simulator sizes its buffer once, and the MTU may change later:
+        // raised, or shrunk with segments of the old size still queued (each
+        // leaves alone, as large as the MTU it was cut for). No datagram is
+        // larger than the largest MTU the setter accepts.
+        65_535
     }
 }

@@ -268,3 +268,36 @@ fn obsolete_lent_datagrams_are_skipped() {
         assert_eq!(a.stats().out_pkts, 2);
     }
 }
+
+/// In the simulator, the MTU may change after the simulation was built:
+/// raised (bigger datagrams) or lowered with big segments still queued;
+/// the transfer completes either way.
+#[cfg(feature = "sim")]
+#[test]
+fn the_simulator_carries_datagrams_after_mtu_changes() {
+    use kcp_core::sim::{LinkConfig, Sim, SimConfig};
+    for (first, second) in [(1400u32, 9000u32), (9000, 200)] {
+        let now = Timestamp::from_millis(0);
+        let a = Kcp::new(3, config(first, 0, 0), now);
+        let b = Kcp::new(3, config(first, 0, 0), now);
+        let mut sim = Sim::with_config(a, b, SimConfig::new().link(LinkConfig::delayed(5)));
+        let msg: Vec<u8> = (0..60_000u32).map(|i| (i * 31) as u8).collect();
+        for m in msg.chunks(20_000) {
+            sim.a_mut().send(m).unwrap();
+        }
+        sim.a_mut().set_mtu(second).unwrap();
+        sim.b_mut().set_mtu(second).unwrap();
+        // (Messages of fewer fragments than the receive window of 64.)
+        for m in msg.chunks(5_000) {
+            sim.a_mut().send(m).unwrap();
+        }
+        let mut got = Vec::new();
+        for ms in (10..5_000).step_by(10) {
+            sim.run_until(now.add_millis(ms));
+            while sim.b_mut().recv_vec(&mut got).is_ok() {}
+        }
+        assert_eq!(got.len(), 2 * msg.len(), "mtu {first} -> {second}");
+        assert_eq!(got[..msg.len()], msg[..]);
+        assert_eq!(got[msg.len()..], msg[..]);
+    }
+}

@@ -29,7 +29,9 @@ impl Endpoint for Connection {
     }
 
     fn max_datagram_size(&self) -> usize {
-        self.max_datagram_size()
+        // The simulator sizes its buffer once; `set_mtu` may raise the MTU
+        // later, up to kcp-go's limit.
+        kcp_fec::MTU_LIMIT
     }
 }
 
