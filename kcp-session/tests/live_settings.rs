@@ -1,0 +1,199 @@
+//! kcp-go's setters on a live session (`SetNoDelay`, `SetWindowSize`,
+//! `SetMtu`, `SetStreamMode`, `SetACKNoDelay`, `SetDUP`, `SetRateLimit`)
+//! take effect on the running `Connection`, and its flow-control queries
+//! (`wait_snd`, `is_writable`, `has_pending_transmit`, `is_drained`) say
+//! exactly what the next calls will do.
+
+use kcp_core::Timestamp;
+use kcp_crypto::CryptName;
+use kcp_session::{ConfigError, Connection, CryptConfig, SessionConfig};
+
+const T0: Timestamp = Timestamp::from_millis(0);
+
+fn cfg() -> SessionConfig {
+    SessionConfig::fast3()
+        .with_window(128, 128)
+        .with_crypt(CryptConfig::new(CryptName::Aes128Gcm, [3; 32]))
+        .with_fec(10, 3)
+}
+
+fn pair() -> (Connection, Connection) {
+    (
+        Connection::connect(1, &cfg(), T0).unwrap(),
+        Connection::accept(1, &cfg(), T0).unwrap(),
+    )
+}
+
+/// Hands out every datagram `from` has at `now` (after its timer), into `to`.
+fn pump(from: &mut Connection, to: &mut Connection, now: Timestamp) -> Vec<usize> {
+    from.handle_timeout(now);
+    let mut wire = [0u8; 1500];
+    let mut sizes = Vec::new();
+    while let Some(n) = from.poll_transmit(now, &mut wire) {
+        sizes.push(n);
+        to.handle_datagram(now, &mut wire[..n]);
+    }
+    sizes
+}
+
+#[test]
+fn setters_reach_the_running_kcp() {
+    let (mut a, _) = pair();
+    a.set_nodelay(0, 40, 5, 0);
+    a.set_stream(true);
+    a.set_ack_nodelay(true);
+    a.set_window(64, 200);
+    let c = a.kcp().config();
+    assert_eq!(
+        (c.nodelay(), c.interval(), c.resend(), c.nc()),
+        (0, 40, 5, false)
+    );
+    assert!(c.stream() && c.ack_nodelay());
+    assert_eq!((c.snd_wnd(), c.rcv_wnd()), (64, 200));
+    a.set_nodelay(-1, -1, -1, 1);
+    a.set_stream(false);
+    a.set_ack_nodelay(false);
+    a.set_window(0, 0);
+    let c = a.kcp().config();
+    assert_eq!(
+        (c.nodelay(), c.interval(), c.resend(), c.nc()),
+        (0, 40, 5, true)
+    );
+    assert!(!c.stream() && !c.ack_nodelay());
+    assert_eq!((c.snd_wnd(), c.rcv_wnd()), (64, 200), "0 keeps the window");
+}
+
+/// kcp-go's `Write` blocks once `WaitSnd() >= snd_wnd`: `is_writable`
+/// turns false exactly there, following a window changed on the fly.
+#[test]
+fn writability_follows_the_send_window() {
+    let (mut a, _) = pair();
+    a.set_window(8, 0);
+    for i in 0..8 {
+        assert!(a.is_writable(), "after {i} messages");
+        a.send(b"m").unwrap();
+        assert_eq!(a.wait_snd(), i + 1);
+    }
+    assert!(!a.is_writable());
+    a.set_window(9, 0);
+    assert!(a.is_writable());
+    a.send(b"m").unwrap();
+    assert!(!a.is_writable());
+    a.close(T0);
+    a.set_window(100, 0);
+    assert!(!a.is_writable(), "closed");
+}
+
+/// `SetMtu`: the session MTU includes every header and the AEAD tag; KCP
+/// gets what is left (1000 - 12 - 8 - 16 here), and the smallest MTU
+/// accepted leaves KCP one byte of payload.
+#[test]
+fn mtu_counts_every_layer() {
+    let (mut a, mut b) = pair();
+    let overhead = 12 + 8 + 16;
+    a.set_mtu(1000).unwrap();
+    assert_eq!(
+        (a.max_datagram_size(), a.mss()),
+        (1000, 1000 - overhead - 24)
+    );
+    a.send(&[7u8; 5000]).unwrap();
+    let sizes = pump(&mut a, &mut b, T0);
+    assert!(sizes.iter().all(|&n| n <= 1000), "{sizes:?}");
+    assert!(sizes.contains(&1000), "full datagrams: {sizes:?}");
+    assert!(matches!(
+        a.set_mtu(overhead + 24),
+        Err(ConfigError::Mtu {
+            mtu: 60,
+            overhead: 36
+        })
+    ));
+    assert_eq!(a.max_datagram_size(), 1000, "a refused MTU changes nothing");
+    a.set_mtu(overhead + 25).unwrap();
+    assert_eq!(a.mss(), 1);
+    a.set_mtu(9000).unwrap();
+    assert_eq!(a.max_datagram_size(), 1500, "kcp-go's mtuLimit");
+}
+
+/// `SetDUP(n)`: every datagram leaves n + 1 times.
+#[test]
+fn dup_sends_every_datagram_again() {
+    for dup in [0usize, 1, 3] {
+        let (mut a, mut b) = pair();
+        a.set_dup(dup);
+        a.send(&[1u8; 100]).unwrap();
+        let sizes = pump(&mut a, &mut b, T0);
+        // One data datagram and, with FEC 10/3, no parity yet.
+        assert_eq!(sizes.len(), dup + 1, "dup {dup}");
+    }
+}
+
+/// `SetRateLimit`: after kcp-go's burst (64 datagrams of 1500 bytes), at
+/// most the rate per second leaves.
+#[test]
+fn rate_limit_paces_the_output() {
+    let (mut a, mut b) = pair();
+    a.set_window(1024, 1024);
+    b.set_window(1024, 1024);
+    a.set_rate_limit(100_000);
+    let mut now = T0;
+    let mut sent = 0usize;
+    let mut sink = [0u8; 4096];
+    for _ in 0..2000 {
+        while a.is_writable() {
+            a.send(&[9u8; 1000]).unwrap();
+        }
+        sent += pump(&mut a, &mut b, now).iter().sum::<usize>();
+        pump(&mut b, &mut a, now);
+        while b.recv(&mut sink).is_ok() {}
+        now = now.add_millis(1);
+    }
+    // Two seconds: the burst plus 200 KB, give or take one datagram.
+    assert!(
+        sent <= 64 * 1500 + 200_000 + 1500 && sent >= 200_000,
+        "{sent} bytes in 2 s at 100 KB/s"
+    );
+    a.set_rate_limit(0);
+    let mut unlimited = 0;
+    for _ in 0..200 {
+        while a.is_writable() {
+            a.send(&[9u8; 1000]).unwrap();
+        }
+        unlimited += pump(&mut a, &mut b, now).iter().sum::<usize>();
+        pump(&mut b, &mut a, now);
+        while b.recv(&mut sink).is_ok() {}
+        now = now.add_millis(1);
+    }
+    assert!(
+        unlimited > 1_000_000,
+        "{unlimited} bytes in 0.2 s unlimited"
+    );
+}
+
+/// `has_pending_transmit` is true exactly when `poll_transmit` has a
+/// datagram; `is_drained` only once closed and emptied.
+#[test]
+fn pending_and_drained_say_what_poll_transmit_will_do() {
+    let (mut a, _) = pair();
+    let mut wire = [0u8; 1500];
+    assert!(!a.has_pending_transmit());
+    a.send(&[1u8; 3000]).unwrap();
+    a.handle_timeout(T0);
+    loop {
+        let pending = a.has_pending_transmit();
+        let got = a.poll_transmit(T0, &mut wire).is_some();
+        assert_eq!(pending, got);
+        if !got {
+            break;
+        }
+    }
+    assert!(!a.is_drained(), "open");
+    a.send(&[2u8; 10]).unwrap();
+    a.close(T0);
+    assert!(a.has_pending_transmit(), "close flushes");
+    assert!(!a.is_drained(), "closed, not drained");
+    while a.poll_transmit(T0, &mut wire).is_some() {
+        assert_eq!(a.is_drained(), !a.has_pending_transmit());
+    }
+    assert!(a.is_drained());
+    assert!(!a.has_pending_transmit());
+}
