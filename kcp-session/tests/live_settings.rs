@@ -197,3 +197,16 @@ fn pending_and_drained_say_what_poll_transmit_will_do() {
     assert!(a.is_drained());
     assert!(!a.has_pending_transmit());
 }
+
+/// A datagram the adapter received from another address than the peer's
+/// is dropped and counted in `InErrs` (kcp-go spec §5), nothing else.
+#[test]
+fn foreign_datagrams_count_as_in_errs() {
+    let (mut a, _) = pair();
+    let before = a.stats();
+    a.count_foreign_datagram();
+    a.count_foreign_datagram();
+    let after = a.stats();
+    assert_eq!(after.in_errs, before.in_errs + 2);
+    assert_eq!(after.in_pkts, before.in_pkts);
+}
