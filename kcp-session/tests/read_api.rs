@@ -1,0 +1,127 @@
+//! kcp-go's `Read` on a `Connection`: partial reads keep the rest of the
+//! message for the next call and `peek_size` says how much is left; a
+//! zero-length message (an ikcp peer can send one) is never read as
+//! end-of-stream; a reader that fell behind announces its reopened window
+//! as soon as the queue drops below a quarter; `BytesReceived` counts
+//! every byte handed out, whichever path.
+
+use kcp_core::{Command, Header, OVERHEAD, Timestamp};
+use kcp_session::{Connection, OobError, ReadError, SessionConfig};
+
+const T0: Timestamp = Timestamp::from_millis(0);
+
+/// No crypt, no FEC: the plaintext on the wire is KCP itself.
+fn plain() -> SessionConfig {
+    SessionConfig::fast3().with_window(32, 32)
+}
+
+fn push(sn: u32, payload: &[u8]) -> Vec<u8> {
+    let h = Header {
+        conv: 1,
+        cmd: Command::Push as u8,
+        frg: 0,
+        wnd: 32,
+        ts: 0,
+        sn,
+        una: 0,
+        len: payload.len() as u32,
+    };
+    let mut d = vec![0u8; OVERHEAD];
+    h.encode((&mut d[..]).try_into().unwrap());
+    d.extend_from_slice(payload);
+    d
+}
+
+#[test]
+fn partial_reads_keep_the_rest_and_peek_says_how_much() {
+    let mut b = Connection::accept(1, &plain(), T0).unwrap();
+    assert_eq!(b.peek_size(), None);
+    b.handle_datagram(T0, &mut push(0, b"hello"));
+    b.handle_datagram(T0, &mut push(1, b"world!"));
+    assert_eq!(b.peek_size(), Some(5));
+    let mut two = [0u8; 2];
+    assert_eq!(b.recv(&mut two), Ok(2));
+    assert_eq!(&two, b"he");
+    assert_eq!(b.peek_size(), Some(3), "the rest of the message");
+    let mut big = [0u8; 64];
+    assert_eq!(b.recv(&mut big), Ok(3), "never spans two messages");
+    assert_eq!(&big[..3], b"llo");
+    assert_eq!(b.peek_size(), Some(6));
+    assert_eq!(b.recv(&mut big), Ok(6));
+    assert_eq!(b.peek_size(), None);
+    assert_eq!(b.recv(&mut big), Err(ReadError::WouldBlock));
+    assert_eq!(b.stats().bytes_received, 11);
+
+    // Closed: what was partly read is still handed out, then nothing.
+    b.handle_datagram(T0, &mut push(2, b"tail"));
+    assert_eq!(b.recv(&mut two), Ok(2));
+    b.close(T0);
+    assert_eq!(b.peek_size(), Some(2));
+    assert_eq!(b.recv(&mut big), Ok(2));
+    assert_eq!(b.peek_size(), None);
+    assert_eq!(b.recv(&mut big), Err(ReadError::Closed));
+    assert_eq!(b.stats().bytes_received, 15);
+}
+
+#[test]
+fn a_zero_length_message_is_not_end_of_stream() {
+    let mut b = Connection::accept(1, &plain(), T0).unwrap();
+    b.handle_datagram(T0, &mut push(0, b""));
+    b.handle_datagram(T0, &mut push(1, b"after"));
+    assert_eq!(b.peek_size(), None);
+    let mut buf = [0u8; 16];
+    // kcp-go stalls behind it the same way; what matters is no Ok(0).
+    assert_eq!(b.recv(&mut buf), Err(ReadError::WouldBlock));
+    assert_eq!(b.stats().bytes_received, 0);
+}
+
+/// A reader that fell behind (queue at or above half the window of 32
+/// when last told) and then reads the queue below a quarter (8) before the
+/// next flush announces the window at that flush: a WINS with 13 reads
+/// (7 left), none with 12 (8 left).
+#[test]
+fn a_reader_that_caught_up_announces_its_window() {
+    for (reads, want) in [(12usize, 0usize), (13, 1)] {
+        let mut b = Connection::accept(1, &plain(), T0).unwrap();
+        for sn in 0..20 {
+            b.handle_datagram(T0, &mut push(sn, &[sn as u8]));
+        }
+        let mut wire = [0u8; 1500];
+        b.handle_timeout(T0);
+        while b.poll_transmit(T0, &mut wire).is_some() {}
+        let mut buf = [0u8; 4];
+        for _ in 0..reads {
+            assert_eq!(b.recv(&mut buf), Ok(1));
+        }
+        b.handle_timeout(T0);
+        let mut wins = 0;
+        while let Some(n) = b.poll_transmit(T0, &mut wire) {
+            wins += wire[..n]
+                .chunks(OVERHEAD)
+                .filter(|h| h.len() == OVERHEAD && h[4] == Command::WindowTell as u8)
+                .count();
+        }
+        assert_eq!(wins, want, "{reads} reads");
+    }
+}
+
+#[test]
+fn oob_payload_up_to_the_limit() {
+    let cfg = SessionConfig::fast3().with_fec(10, 3);
+    let mut a = Connection::connect(1, &cfg, T0).unwrap();
+    let max = a.oob_max_size();
+    assert!(max > 1000);
+    assert_eq!(a.send_oob(&vec![1u8; max]), Ok(()));
+    assert_eq!(
+        a.send_oob(&vec![1u8; max + 1]),
+        Err(OobError::TooLong { len: max + 1, max })
+    );
+    let mut b = Connection::accept(1, &cfg, T0).unwrap();
+    let mut wire = [0u8; 1500];
+    while let Some(n) = a.poll_transmit(T0, &mut wire) {
+        b.handle_datagram(T0, &mut wire[..n]);
+    }
+    let mut got = [0u8; 1500];
+    assert_eq!(b.recv_oob(&mut got), Some(max));
+    assert_eq!(b.stats().oob_packets, 1);
+}
