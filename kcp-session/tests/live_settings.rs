@@ -210,3 +210,35 @@ fn foreign_datagrams_count_as_in_errs() {
     assert_eq!(after.in_errs, before.in_errs + 2);
     assert_eq!(after.in_pkts, before.in_pkts);
 }
+
+/// What the crypt layer refuses is counted as kcp-go counts it: a failed
+/// checksum or tag, and a datagram longer than the crypt layer takes (a
+/// UDP payload's limit here; kcp-go's read would cut it, then fail the
+/// check), in `InCsumErrors`; one shorter than the crypt header is dropped
+/// silently.
+#[test]
+fn refused_datagrams_are_counted_like_kcp_go() {
+    let (_, mut b) = pair();
+    b.handle_datagram(T0, &mut [0x55u8; 100]); // tag fails
+    b.handle_datagram(T0, &mut [0x55u8; 1501]); // tag fails
+    b.handle_datagram(T0, &mut vec![0x55u8; 65_508]); // too long
+    b.handle_datagram(T0, &mut [0x55u8; 5]); // shorter than the header
+    let s = b.stats();
+    assert_eq!((s.in_csum_errors, s.in_errs, s.kcp_in_errors), (3, 0, 0));
+}
+
+/// `has_events` is true exactly when `poll_event` has one.
+#[test]
+fn has_events_says_what_poll_event_will_do() {
+    let (mut a, mut b) = pair();
+    assert!(!b.has_events());
+    a.send(b"x").unwrap();
+    pump(&mut a, &mut b, T0);
+    loop {
+        let said = b.has_events();
+        assert_eq!(said, b.poll_event().is_some());
+        if !said {
+            break;
+        }
+    }
+}
