@@ -125,3 +125,60 @@ fn oob_payload_up_to_the_limit() {
     assert_eq!(b.recv_oob(&mut got), Some(max));
     assert_eq!(b.stats().oob_packets, 1);
 }
+
+/// Datagram counters on the FEC path: every datagram in `InPkts` and
+/// `InBytes`; a data shard whose KCP packet is refused, and one rebuilt
+/// from parity whose KCP packet is refused, each in `KCPInErrors`.
+#[test]
+fn fec_path_counts_every_datagram_and_refused_packet() {
+    use kcp_fec::{Encoder, FecConfig};
+    let cfg = SessionConfig::fast3().with_fec(10, 3);
+    let mut b = Connection::accept(1, &cfg, T0).unwrap();
+    let mut enc = Encoder::new(&FecConfig::new(10, 3)).unwrap();
+    let mut data = Vec::new();
+    let mut parity = Vec::new();
+    for i in 0..10u8 {
+        // A KCP header for conv 99: refused by KCP (conv mismatch).
+        let mut d = vec![0u8; 8];
+        d.extend(push(u32::from(i), &[i; 3]));
+        d[8..12].copy_from_slice(&99u32.to_le_bytes());
+        let p = enc.encode(&mut d, 0).unwrap();
+        parity.extend(p.iter().map(<[u8]>::to_vec));
+        data.push(d);
+    }
+    assert_eq!(parity.len(), 3);
+    let mut bytes = 0;
+    for d in data.iter().take(9).chain(&parity[..1]) {
+        bytes += d.len() as u64;
+        b.handle_datagram(T0, &mut d.clone());
+    }
+    let s = b.stats();
+    assert_eq!((s.in_pkts, s.in_bytes), (10, bytes));
+    assert_eq!(s.fec_recovered, 1, "the tenth shard rebuilt");
+    assert_eq!(s.kcp_in_errors, 9 + 1, "nine received, one rebuilt");
+    assert_eq!((s.in_errs, s.in_csum_errors), (0, 0));
+}
+
+/// Several OOB packets before the application looks: one `OobReceived`
+/// event, every payload kept in order.
+#[test]
+fn oob_packets_raise_one_event_until_read() {
+    use kcp_session::Event;
+    let cfg = SessionConfig::fast3().with_fec(10, 3);
+    let mut a = Connection::connect(1, &cfg, T0).unwrap();
+    let mut b = Connection::accept(1, &cfg, T0).unwrap();
+    a.send_oob(b"one").unwrap();
+    a.send_oob(b"two").unwrap();
+    let mut wire = [0u8; 1500];
+    while let Some(n) = a.poll_transmit(T0, &mut wire) {
+        b.handle_datagram(T0, &mut wire[..n]);
+    }
+    assert_eq!(b.poll_event(), Some(Event::OobReceived));
+    assert_eq!(b.poll_event(), None);
+    let mut buf = [0u8; 16];
+    assert_eq!(b.recv_oob(&mut buf), Some(3));
+    assert_eq!(&buf[..3], b"one");
+    assert_eq!(b.recv_oob(&mut buf), Some(3));
+    assert_eq!(&buf[..3], b"two");
+    assert_eq!(b.stats().oob_packets, 2);
+}
