@@ -242,3 +242,58 @@ fn has_events_says_what_poll_event_will_do() {
         }
     }
 }
+
+/// Under a rate limit `poll_timeout` is the earlier of KCP's own timer and
+/// the moment the bucket lets the next datagram go: an event loop that
+/// sleeps until it never finds a datagram it could have sent earlier, nor
+/// misses KCP's timer (here 100 ms, longer than the pacing gaps).
+#[test]
+fn poll_timeout_wakes_for_the_rate_limit_and_for_kcp() {
+    let (mut a, mut b) = pair();
+    a.set_window(1024, 1024);
+    b.set_window(1024, 1024);
+    a.set_nodelay(0, 100, 0, 0);
+    a.set_rate_limit(200_000);
+    a.send(&vec![5u8; 400_000]).unwrap();
+    let mut now = T0;
+    let mut wire = [0u8; 1500];
+    let mut sink = vec![0u8; 1 << 16];
+    let (mut sent, mut early_wakeups) = (0usize, 0);
+    for _ in 0..3000 {
+        let deadline = a.poll_timeout();
+        if let (Some(d), Some(k)) = (deadline, a.kcp().poll_timeout()) {
+            assert!(k.reached(d), "at {now}: {d} is after KCP's timer {k}");
+        }
+        if deadline.is_some_and(|d| now.reached(d)) {
+            a.handle_timeout(now);
+        }
+        let mut any = false;
+        while let Some(n) = a.poll_transmit(now, &mut wire) {
+            if !any {
+                assert!(
+                    deadline.is_some_and(|d| now.reached(d)),
+                    "at {now}: a datagram was ready, the timer said {deadline:?}"
+                );
+                any = true;
+            }
+            sent += n;
+            b.handle_datagram(now, &mut wire[..n]);
+        }
+        early_wakeups += usize::from(any && deadline.is_some_and(|d| d.diff(now) < 0));
+        pump(&mut b, &mut a, now);
+        // An event loop drains transmits after every input, as here; what
+        // is left waits for the rate limit.
+        while let Some(n) = a.poll_transmit(now, &mut wire) {
+            sent += n;
+            b.handle_datagram(now, &mut wire[..n]);
+        }
+        while b.recv(&mut sink).is_ok() {}
+        now = now.add_millis(1);
+    }
+    // Three seconds at 200 KB/s after the 96 KB burst: paced, not stalled.
+    assert!(
+        sent > 500_000 && sent < 96_000 + 600_000 + 1500,
+        "{sent} bytes"
+    );
+    assert!(early_wakeups < 3000);
+}
