@@ -124,6 +124,9 @@ fn dup_sends_every_datagram_again() {
         let sizes = pump(&mut a, &mut b, T0);
         // One data datagram and, with FEC 10/3, no parity yet.
         assert_eq!(sizes.len(), dup + 1, "dup {dup}");
+        let s = a.stats();
+        assert_eq!(s.out_pkts, sizes.len() as u64);
+        assert_eq!(s.out_bytes, sizes.iter().sum::<usize>() as u64);
     }
 }
 
