@@ -182,3 +182,89 @@ fn oob_packets_raise_one_event_until_read() {
     assert_eq!(&buf[..3], b"two");
     assert_eq!(b.stats().oob_packets, 2);
 }
+
+/// kcp-go's notifications: `Writable` once when a full send window frees
+/// a slot (not while it is still full), `Readable` once per batch of new
+/// data (never for a zero-length message), `DeadLink` once.
+#[test]
+fn writable_readable_and_dead_link_events_fire_once_at_the_right_moment() {
+    use kcp_session::Event;
+    let cfg = SessionConfig::fast3().with_window(4, 32);
+    let mut a = Connection::connect(1, &cfg, T0).unwrap();
+    let mut b = Connection::accept(1, &cfg, T0).unwrap();
+    for _ in 0..4 {
+        a.send(b"x").unwrap();
+    }
+    assert!(!a.is_writable());
+    let mut wire = [0u8; 1500];
+    a.handle_timeout(T0);
+    let mut to_b = Vec::new();
+    while let Some(n) = a.poll_transmit(T0, &mut wire) {
+        to_b.push(wire[..n].to_vec());
+    }
+    // A datagram that acknowledges nothing leaves the window full: no event.
+    let t = T0.add_millis(5);
+    let h = Header {
+        conv: 1,
+        cmd: Command::WindowTell as u8,
+        frg: 0,
+        wnd: 32,
+        ts: 0,
+        sn: 0,
+        una: 0,
+        len: 0,
+    };
+    let mut wins = vec![0u8; OVERHEAD];
+    h.encode((&mut wins[..]).try_into().unwrap());
+    a.handle_datagram(t, &mut wins);
+    assert_eq!(a.wait_snd(), 4);
+    assert_eq!(a.poll_event(), None, "still full");
+    // b acknowledges; a's window frees four slots at once: one event.
+    for mut d in to_b {
+        b.handle_datagram(t, &mut d);
+    }
+    assert_eq!(b.poll_event(), Some(Event::Readable));
+    assert_eq!(b.poll_event(), None, "one Readable for the batch");
+    b.handle_timeout(t.add_millis(20));
+    while let Some(n) = b.poll_transmit(t, &mut wire) {
+        a.handle_datagram(t, &mut wire[..n]);
+    }
+    assert_eq!(a.wait_snd(), 0);
+    assert_eq!(a.poll_event(), Some(Event::Writable));
+    assert_eq!(a.poll_event(), None);
+
+    // A zero-length message raises no Readable.
+    let mut c = Connection::accept(1, &plain(), T0).unwrap();
+    c.handle_datagram(T0, &mut push(0, b""));
+    assert_eq!(c.poll_event(), None);
+
+    // Nobody answers: after `dead_link` transmissions, one DeadLink.
+    let mut lone = Connection::connect(1, &cfg, T0).unwrap();
+    lone.send(b"anyone?").unwrap();
+    let mut now = T0;
+    let mut dead = 0;
+    for _ in 0..200_000 {
+        lone.handle_timeout(now);
+        while lone.poll_transmit(now, &mut wire).is_some() {}
+        while let Some(e) = lone.poll_event() {
+            dead += usize::from(e == Event::DeadLink);
+        }
+        now = now.add_millis(100);
+    }
+    assert!(lone.kcp().is_dead());
+    assert_eq!(dead, 1);
+}
+
+/// The session's clock follows the latest time it was given: a write at
+/// 500 ms asks for a flush at 500 ms, not at the session's birth.
+#[test]
+fn a_write_asks_for_a_flush_at_the_latest_time_seen() {
+    let mut cfg = SessionConfig::fast3();
+    cfg.write_delay = true;
+    let mut a = Connection::connect(1, &cfg, T0).unwrap();
+    let t = T0.add_millis(500);
+    a.handle_datagram(t, &mut [0u8; 3]); // any input moves the clock
+    a.set_window(1, 0);
+    a.send(b"fill").unwrap();
+    assert_eq!(a.poll_timeout(), Some(t));
+}
