@@ -165,6 +165,7 @@ fn thousand_clients_echo() {
     }
     assert!(w.run_until_echoed(5_000), "not every client got its echo");
     assert_eq!(w.ep.len(), 1000);
+    assert!(!w.ep.is_empty());
     assert_eq!(w.ep.stats().sessions_created, 1000);
     assert_eq!(w.ep.stats().total_dropped(), 0);
     w.assert_accounting();
