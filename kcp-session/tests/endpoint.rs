@@ -359,6 +359,7 @@ fn reconnect_rule() {
     let a = first_datagrams(1, &[b"one", b"more"]);
     let b = first_datagrams(2, &[b"two"]);
     let c = first_datagrams(3, &[b"x", b"y"]);
+    let d = first_datagrams(4, &[b"z"]);
     assert_eq!(c.len(), 2);
 
     let h1 = ep.handle_datagram(t, 7, &mut a[0].clone()).unwrap();
@@ -387,6 +388,28 @@ fn reconnect_rule() {
     let mut msg = [0u8; 8];
     let n = ep.connection_mut(h2).unwrap().recv(&mut msg).unwrap();
     assert_eq!(&msg[..n], b"two");
+
+    // Conv 3 replaces h2 (accepted: a Closed event), then conv 4 replaces
+    // conv 3's session before the application accepted it: no event for a
+    // handle it never saw, and only the newest waits in the accept queue.
+    let h3 = ep.handle_datagram(t, 7, &mut c[0].clone()).unwrap();
+    let h4 = ep.handle_datagram(t, 7, &mut d[0].clone()).unwrap();
+    assert_ne!(h3, h4);
+    let closed = |ep: &mut Endpoint<u32>| {
+        let mut v = Vec::new();
+        while let Some((h, e)) = ep.poll_event() {
+            if e == Event::Closed {
+                v.push(h);
+            }
+        }
+        v
+    };
+    assert_eq!(closed(&mut ep), [h2]);
+    assert_eq!(ep.accept(), Some((h4, 7)));
+    assert_eq!(ep.accept(), None);
+    // The application's own close raises no Closed event either.
+    ep.close(h4, t);
+    assert_eq!(closed(&mut ep), []);
 }
 
 #[test]
