@@ -100,6 +100,24 @@ mod tests {
     }
 
     #[test]
+    fn fast_rates_are_not_capped_by_the_burst() {
+        // 100 MB/s refills 100 KB per millisecond, more than kcp-go's 96 KB
+        // burst: the bucket holds two milliseconds' worth instead, so a
+        // sender woken every millisecond gets the whole rate.
+        let t = Timestamp::from_millis;
+        let mut r = RateLimiter::new(100_000_000);
+        let mut sent = 0u64;
+        for ms in 0..1000 {
+            while r.ready(t(ms)) {
+                r.consume(1500);
+                sent += 1500;
+            }
+        }
+        assert!(sent >= 100_000_000, "{sent} bytes in one second");
+        assert!(sent <= 100_000_000 + 200_000 + 1500, "{sent}");
+    }
+
+    #[test]
     fn bucket_paces() {
         let t = Timestamp::from_millis;
         let mut r = RateLimiter::new(100_000); // 100 bytes per ms

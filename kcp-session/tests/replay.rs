@@ -473,3 +473,19 @@ fn an_oob_packet_may_open_a_session_once() {
     assert_eq!(w.ep.stats().sessions_created, 1);
     assert_eq!(w.answers_to(5, 1_000), 0);
 }
+
+/// What the documentation promises about the filters' cost and accuracy:
+/// 32 bytes per remembered nonce in each filter (2 MiB + 8 MiB by
+/// default), and a false-positive bound of 2 × 2^18 / 2^64 = 2^-45.
+#[test]
+fn filter_memory_and_false_positive_bound_are_as_documented() {
+    let d = ReplayConfig::default();
+    assert_eq!((d.recent, d.openers), (1 << 16, 1 << 18));
+    assert_eq!(d.memory_bytes(), (32 << 16) + (32 << 18));
+    let only_recent = ReplayConfig {
+        recent: 1 << 10,
+        openers: 0,
+    };
+    assert_eq!(only_recent.memory_bytes(), 32 << 10);
+    assert_eq!(kcp_session::replay::FALSE_POSITIVE_BOUND, 2f64.powi(-45));
+}
