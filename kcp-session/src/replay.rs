@@ -388,6 +388,48 @@ mod tests {
         n
     }
 
+    /// A fingerprint depends on every bit of the nonce and of the key:
+    /// flipping any one nonce bit, or the same bit in either half, changes
+    /// about half of the output bits, and every seed gives its own key. A
+    /// weak mix would let nonces that differ in a few bits collide (a
+    /// legitimate datagram dropped as a replay).
+    #[test]
+    fn fingerprints_avalanche_on_every_nonce_and_key_bit() {
+        let mut flipped_bits = 0u64;
+        let mut samples = 0u64;
+        for seed in 0..8 {
+            let key = ReplayKey::from_seed(seed);
+            for i in 0..64 {
+                let n = nonce(i, seed);
+                let h = key.hash(&n);
+                for bit in 0..128 {
+                    let mut m = n;
+                    m[bit / 8] ^= 1 << (bit % 8);
+                    let d = h ^ key.hash(&m);
+                    assert_ne!(d, 0, "seed {seed} nonce {i} bit {bit}");
+                    flipped_bits += u64::from(d.count_ones());
+                    samples += 1;
+                    if bit < 64 {
+                        // The same bit in the other half: another fingerprint.
+                        let mut o = n;
+                        o[8 + bit / 8] ^= 1 << (bit % 8);
+                        assert_ne!(key.hash(&m), key.hash(&o), "halves {bit}");
+                    }
+                }
+            }
+        }
+        let avg = flipped_bits as f64 / samples as f64;
+        assert!(
+            (30.0..34.0).contains(&avg),
+            "{avg} of 64 bits flip on average"
+        );
+        let n = nonce(7, 7);
+        let mut seen: Vec<u64> = (0..256).map(|s| ReplayKey::from_seed(s).hash(&n)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 256, "every seed its own key");
+    }
+
     #[test]
     fn remembers_exactly_the_horizon() {
         let cap = 10_000;
