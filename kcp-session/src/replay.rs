@@ -434,6 +434,7 @@ mod tests {
     fn remembers_exactly_the_horizon() {
         let cap = 10_000;
         let mut f = ReplayFilter::new(cap, ReplayKey::from_seed(1));
+        assert_eq!(f.capacity(), cap);
         for i in 0..5 * cap as u64 {
             assert!(
                 !f.check_and_insert(&nonce(i, 0)),
