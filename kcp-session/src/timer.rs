@@ -73,6 +73,34 @@ impl TimerHeap {
 mod tests {
     use super::*;
 
+    /// An endpoint runs for months: the extended clock keeps counting
+    /// across many wraps of the 32-bit one, in big steps and small, and a
+    /// time slightly behind the latest reads as slightly in the past.
+    #[test]
+    fn counts_on_across_wraps_and_never_back() {
+        let mut c = ExtClock::new(Timestamp::from_millis(u32::MAX - 5));
+        let mut t = Timestamp::from_millis(u32::MAX - 5);
+        let mut total = 0i64;
+        for step in [
+            1u32,
+            1 << 30,
+            1 << 30,
+            (1 << 31) - 1,
+            7,
+            1 << 30,
+            1 << 31 - 1,
+        ] {
+            t = t.add_millis(step);
+            total += i64::from(step);
+            assert_eq!(c.update(t), total, "after +{step}");
+        }
+        assert!(total > 3 * (1i64 << 32) / 2);
+        // An older time does not move the clock back.
+        assert_eq!(c.update(t.add_millis(u32::MAX - 99)), total - 100);
+        assert_eq!(c.to_ext(t), total);
+        assert_eq!(c.to_ts(total + 50), t.add_millis(50));
+    }
+
     #[test]
     fn clock_survives_the_wrap() {
         let mut c = ExtClock::new(Timestamp::from_millis(u32::MAX - 5));
