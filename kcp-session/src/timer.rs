@@ -81,20 +81,12 @@ mod tests {
         let mut c = ExtClock::new(Timestamp::from_millis(u32::MAX - 5));
         let mut t = Timestamp::from_millis(u32::MAX - 5);
         let mut total = 0i64;
-        for step in [
-            1u32,
-            1 << 30,
-            1 << 30,
-            (1 << 31) - 1,
-            7,
-            1 << 30,
-            1 << 29,
-        ] {
+        for step in [1u32, 1 << 30, 1 << 30, (1 << 31) - 1, 7, 1 << 30, 1 << 29] {
             t = t.add_millis(step);
             total += i64::from(step);
             assert_eq!(c.update(t), total, "after +{step}");
         }
-        assert!(total > 3 * (1i64 << 32) / 2);
+        assert!(total > 1i64 << 32, "more than one wrap");
         // An older time does not move the clock back.
         assert_eq!(c.update(t.add_millis(u32::MAX - 99)), total - 100);
         assert_eq!(c.to_ext(t), total);
