@@ -437,9 +437,24 @@ fn close_unregisters_and_frees() {
 
     let h = ep.handle_datagram(t, 3, &mut first.clone()).unwrap();
     assert_eq!(ep.accept(), Some((h, 3)));
+    // The session owes an ACK (and sends a reply) when the application
+    // closes it: both still leave, then the slot is freed.
+    ep.connection_mut(h).unwrap().send(b"bye").unwrap();
     ep.close(h, t);
     assert_eq!(ep.handle_of(&3), None);
-    while ep.poll_transmit(t, &mut buf).is_some() {}
+    assert!(ep.connection(h).is_some(), "kept until drained");
+    let mut last = Vec::new();
+    while let Some((to, n)) = ep.poll_transmit(t, &mut buf) {
+        assert_eq!(to, 3);
+        last.push(buf[..n].to_vec());
+    }
+    assert!(!last.is_empty(), "the final flush left");
+    for mut d in last {
+        c.handle_datagram(t, &mut d);
+    }
+    let mut got = [0u8; 8];
+    assert_eq!(c.recv(&mut got), Ok(3));
+    assert_eq!(&got[..3], b"bye");
     assert!(ep.connection(h).is_none());
     assert!(ep.is_empty());
     assert_eq!(ep.snmp().passive_opens, 1);
