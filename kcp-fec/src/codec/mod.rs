@@ -397,6 +397,28 @@ pub(crate) fn padded_tail<const W: usize>(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn backend_names_are_distinct_lower_case_and_displayed() {
+        extern crate alloc;
+        use alloc::string::ToString;
+        let names = Backend::ALL.map(Backend::name);
+        assert_eq!(
+            names,
+            [
+                "gfni_avx512",
+                "gfni_avx2",
+                "avx2",
+                "neon",
+                "ssse3",
+                "scalar"
+            ]
+        );
+        for b in Backend::ALL {
+            assert_eq!(b.to_string(), b.name());
+        }
+    }
+
     use super::*;
     use crate::gf;
     use alloc::vec;
