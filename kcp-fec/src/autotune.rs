@@ -107,6 +107,31 @@ mod tests {
     }
 
     #[test]
+    fn three_samples_are_enough_for_a_period_of_one() {
+        let mut t = AutoTune::default();
+        t.sample(false, 7);
+        t.sample(true, 8);
+        assert_eq!(t.find_period(true), None, "two samples: one edge at most");
+        t.sample(false, 9);
+        assert_eq!(t.find_period(true), Some(1));
+    }
+
+    /// The sort keys on the distance from the newest sample, so seqids on
+    /// either side of 2^31 (half the range; one peer's counter gets there
+    /// after ~2 billion shards) still sort as one run, whatever the unused
+    /// slots of a ring not yet full hold.
+    #[test]
+    fn finds_layouts_across_the_middle_of_the_seqid_range() {
+        for (d, p) in [(10, 3), (3, 1)] {
+            let mut t = AutoTune::default();
+            let from = 0x8000_0000 - (d + p) * 2 - 1;
+            feed(&mut t, d, p, from, 3 * (d + p));
+            assert_eq!(t.find_period(true), Some(d as usize), "{d},{p}");
+            assert_eq!(t.find_period(false), Some(p as usize), "{d},{p}");
+        }
+    }
+
+    #[test]
     fn needs_contiguous_seqids_and_handles_wrap() {
         let mut t = AutoTune::default();
         assert_eq!(t.find_period(true), None);
