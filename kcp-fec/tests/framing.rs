@@ -111,6 +111,7 @@ fn header_offset_leaves_head_room_on_every_packet() {
         ..FecConfig::new(2, 2)
     };
     let mut enc = Encoder::new(&cfg).unwrap();
+    assert_eq!(enc.header_offset(), 20);
     let mut a = datagram(20, &[7; 30]);
     a[..20].fill(0xEE);
     enc.encode(&mut a, 0).unwrap();
