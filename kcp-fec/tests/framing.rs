@@ -73,11 +73,27 @@ fn parity_skipped_after_a_gap_but_seqids_advance() {
         .unwrap();
     assert_eq!(parity.len(), 1);
     assert_eq!(seqid(parity.get(0).unwrap()), 5);
+    // Counters: four data shards stamped, one parity sent, one group skipped.
+    let st = *enc.stats();
+    assert_eq!(
+        (st.data_shards, st.parity_shards, st.parity_skipped),
+        (4, 1, 1)
+    );
     // kcp-go quirk: with one data shard, the very first group never gets
     // parity (its previous timestamp is 0).
     let mut enc = Encoder::new(&FecConfig::new(1, 1)).unwrap();
     assert!(enc.encode(&mut datagram(0, b"abcd"), 7).unwrap().is_empty());
     assert_eq!(enc.encode(&mut datagram(0, b"abcd"), 8).unwrap().len(), 1);
+}
+
+#[test]
+fn encoder_takes_a_datagram_of_exactly_the_maximum() {
+    let mut enc = Encoder::new(&FecConfig::new(2, 1)).unwrap();
+    let mut max = vec![0u8; 1500];
+    enc.encode(&mut max, 0).unwrap();
+    let mut over = vec![0u8; 1501];
+    assert!(enc.encode(&mut over, 0).is_err());
+    assert_eq!(enc.stats().data_shards, 1);
 }
 
 #[test]
