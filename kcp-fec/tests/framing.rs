@@ -218,3 +218,59 @@ fn autotune_follows_a_peer_with_another_layout() {
     // Every group after the retune rebuilds its lost shard.
     assert!(recovered >= 25, "recovered {recovered}");
 }
+
+/// The parity packets' accessors agree: `len`/`is_empty`, `get`, `get_mut`,
+/// `iter`, `iter_mut` all see the same packets in seqid order, and bytes
+/// written through one are read through the others.
+#[test]
+fn parity_packet_accessors_agree() {
+    let mut enc = Encoder::new(&FecConfig::new(2, 3)).unwrap();
+    let first = enc.encode(&mut datagram(0, &[1; 40]), 0).unwrap();
+    assert!(first.is_empty() && first.get(0).is_none());
+    let mut p = enc.encode(&mut datagram(0, &[2; 30]), 1).unwrap();
+    assert_eq!(p.len(), 3);
+    assert!(!p.is_empty());
+    let all: Vec<Vec<u8>> = p.iter().map(<[u8]>::to_vec).collect();
+    for (i, want) in all.iter().enumerate() {
+        assert_eq!(want.len(), 8 + 40, "padded to the longest shard");
+        assert_eq!(seqid(want), 2 + i as u32);
+        assert_eq!(p.get(i), Some(&want[..]));
+        assert_eq!(p.get_mut(i).map(|b| b.to_vec()), Some(want.clone()));
+    }
+    assert!(p.get(3).is_none() && p.get_mut(3).is_none());
+    p.get_mut(1).unwrap()[8] ^= 0xFF;
+    assert_eq!(p.get(1).unwrap()[8], all[1][8] ^ 0xFF);
+    for (i, b) in p.iter_mut().enumerate() {
+        b[9] = i as u8;
+    }
+    let now: Vec<u8> = p.iter().map(|b| b[9]).collect();
+    assert_eq!(now, [0, 1, 2]);
+    assert_eq!(p.get(0).unwrap()[10..], all[0][10..], "the rest untouched");
+}
+
+/// OOB packets: 12-byte header (seqid 0xFFFFFFFF, type 0xF3, size, conv)
+/// after the head room; from an empty payload up to a 16-bit size; counted.
+#[test]
+fn oob_packets_from_empty_to_the_size_limit() {
+    let cfg = FecConfig {
+        header_offset: 4,
+        ..FecConfig::new(10, 3)
+    };
+    let mut enc = Encoder::new(&cfg).unwrap();
+    let mut short = vec![0u8; 4 + 11];
+    assert!(enc.encode_oob(&mut short, 1).is_err());
+    let mut empty = vec![0u8; 4 + 12];
+    enc.encode_oob(&mut empty, 0xA1B2C3D4).unwrap();
+    assert_eq!(
+        empty[4..],
+        [
+            0xFF, 0xFF, 0xFF, 0xFF, 0xF3, 0, 6, 0, 0xD4, 0xC3, 0xB2, 0xA1
+        ]
+    );
+    let mut largest = vec![0u8; 4 + 6 + 65535];
+    enc.encode_oob(&mut largest, 1).unwrap();
+    assert_eq!(largest[4 + 6..4 + 8], [0xFF, 0xFF]);
+    let mut over = vec![0u8; 4 + 6 + 65536];
+    assert!(enc.encode_oob(&mut over, 1).is_err());
+    assert_eq!(enc.stats().oob_packets, 2);
+}
