@@ -4,22 +4,12 @@
 //! capped by the peer's window. A window that lands exactly on the peer's
 //! keeps its `incr`; only an overshoot is clamped to `rmt_wnd * mss`.
 
-use kcp_core::{Command, Config, Header, Kcp, OVERHEAD, Timestamp};
+mod common;
+
+use kcp_core::{Command, Config, Kcp, Timestamp};
 
 fn una_from_peer(una: u32, wnd: u16) -> Vec<u8> {
-    let h = Header {
-        conv: 1,
-        cmd: Command::WindowTell as u8,
-        frg: 0,
-        wnd,
-        ts: 0,
-        sn: 0,
-        una,
-        len: 0,
-    };
-    let mut d = vec![0u8; OVERHEAD];
-    h.encode((&mut d[..]).try_into().unwrap());
-    d
+    common::wire::seg(1, Command::WindowTell as u8, 0, una, wnd, 0, &[])
 }
 
 fn grow(rmt_wnd: u16) -> Vec<(u32, u32)> {

@@ -3,38 +3,15 @@
 //! segments. Every case gets a typed error or a counted drop, never a panic,
 //! and memory stays bounded (queue sizes asserted).
 
-use kcp_core::{
-    Command, Config, Header, InputError, Kcp, MAX_ACKLIST, OVERHEAD, Profile, Timestamp,
-};
+mod common;
+
+use common::wire::Rng;
+use kcp_core::{Command, Config, InputError, Kcp, MAX_ACKLIST, OVERHEAD, Profile, Timestamp};
 
 const CONV: u32 = 0xC0FFEE;
 
 fn seg(cmd: u8, sn: u32, una: u32, wnd: u16, payload: &[u8]) -> Vec<u8> {
-    let h = Header {
-        conv: CONV,
-        cmd,
-        frg: 0,
-        wnd,
-        ts: 0,
-        sn,
-        una,
-        len: payload.len() as u32,
-    };
-    let mut v = vec![0u8; OVERHEAD];
-    h.encode((&mut v[..]).try_into().unwrap());
-    v.extend_from_slice(payload);
-    v
-}
-
-/// xorshift64*: deterministic bytes without a dependency.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
+    common::wire::seg(CONV, cmd, sn, una, wnd, 0, payload)
 }
 
 fn endpoints() -> Vec<Kcp> {

@@ -3,25 +3,14 @@
 //! probe, a usable window), so thousands of idle sessions need no timers;
 //! each kind of pending work brings the timer back.
 
-use kcp_core::{Command, Config, Header, Kcp, OVERHEAD, Timestamp};
+mod common;
+
+use kcp_core::{Command, Config, Kcp, OVERHEAD, Timestamp};
 
 const CONV: u32 = 4;
 
 fn seg(cmd: Command, sn: u32, una: u32, wnd: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
-    let h = Header {
-        conv: CONV,
-        cmd: cmd as u8,
-        frg: 0,
-        wnd,
-        ts,
-        sn,
-        una,
-        len: payload.len() as u32,
-    };
-    let mut v = vec![0u8; OVERHEAD];
-    h.encode((&mut v[..]).try_into().unwrap());
-    v.extend_from_slice(payload);
-    v
+    common::wire::seg(CONV, cmd as u8, sn, una, wnd, ts, payload)
 }
 
 fn settle(k: &mut Kcp, t: Timestamp) -> usize {

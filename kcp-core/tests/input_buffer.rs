@@ -6,22 +6,12 @@
 //! of sane size, is taken without a copy; anything else leaves the caller's
 //! buffer where it is (a huge buffer is never pinned by the receive queue).
 
-use kcp_core::{Command, Config, Header, Kcp, OVERHEAD, Timestamp};
+mod common;
+
+use common::wire::Rng;
+use kcp_core::{Command, Config, Header, Kcp, Timestamp};
 
 const CONV: u32 = 0x1234;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn segment(cmd: Command, frg: u8, sn: u32, una: u32, payload: &[u8]) -> Vec<u8> {
     let h = Header {
@@ -32,12 +22,9 @@ fn segment(cmd: Command, frg: u8, sn: u32, una: u32, payload: &[u8]) -> Vec<u8> 
         ts: sn.wrapping_mul(3),
         sn,
         una,
-        len: payload.len() as u32,
+        len: 0,
     };
-    let mut v = vec![0u8; OVERHEAD];
-    h.encode((&mut v[..]).try_into().unwrap());
-    v.extend_from_slice(payload);
-    v
+    common::wire::segment(h, payload)
 }
 
 /// One to three segments around the receiver's `rcv_nxt`: old, next,

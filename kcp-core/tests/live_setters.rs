@@ -1,41 +1,18 @@
 //! Settings changed on a live endpoint take effect at once, as kcp-go's
 //! setters do on a running session.
 
-use kcp_core::{Command, Config, Header, Kcp, OVERHEAD, Timestamp};
+mod common;
+
+use kcp_core::{Command, Config, Kcp, Timestamp};
 
 const CONV: u32 = 9;
 
 fn push(sn: u32, ts: u32) -> Vec<u8> {
-    let h = Header {
-        conv: CONV,
-        cmd: Command::Push as u8,
-        frg: 0,
-        wnd: 32,
-        ts,
-        sn,
-        una: 0,
-        len: 1,
-    };
-    let mut v = vec![0u8; OVERHEAD];
-    h.encode((&mut v[..]).try_into().unwrap());
-    v.push(b'x');
-    v
+    common::wire::seg(CONV, Command::Push as u8, sn, 0, 32, ts, b"x")
 }
 
 fn ack(sn: u32, ts: u32) -> Vec<u8> {
-    let h = Header {
-        conv: CONV,
-        cmd: Command::Ack as u8,
-        frg: 0,
-        wnd: 32,
-        ts,
-        sn,
-        una: sn + 1,
-        len: 0,
-    };
-    let mut v = vec![0u8; OVERHEAD];
-    h.encode((&mut v[..]).try_into().unwrap());
-    v
+    common::wire::seg(CONV, Command::Ack as u8, sn, sn + 1, 32, ts, &[])
 }
 
 #[test]

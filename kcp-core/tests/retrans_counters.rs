@@ -3,22 +3,12 @@
 //! (kcp-go: a later segment was acknowledged and nothing new goes out),
 //! `LostSegs` (the RTO expired), and `RetransSegs` their sum.
 
-use kcp_core::{Command, Config, Header, Kcp, OVERHEAD, Profile, Stats, Timestamp};
+mod common;
+
+use kcp_core::{Command, Config, Kcp, OVERHEAD, Profile, Stats, Timestamp};
 
 fn ack(sn: u32, ts: u32) -> Vec<u8> {
-    let h = Header {
-        conv: 2,
-        cmd: Command::Ack as u8,
-        frg: 0,
-        wnd: 128,
-        ts,
-        sn,
-        una: 0,
-        len: 0,
-    };
-    let mut d = vec![0u8; OVERHEAD];
-    h.encode((&mut d[..]).try_into().unwrap());
-    d
+    common::wire::seg(2, Command::Ack as u8, sn, 0, 128, ts, &[])
 }
 
 /// Sends five one-byte messages at t = 0, acknowledges `acked` one per

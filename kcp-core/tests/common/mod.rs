@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod thread_allocs;
+pub mod wire;
 
 use std::path::PathBuf;
 
