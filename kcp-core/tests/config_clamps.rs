@@ -113,6 +113,7 @@ fn max_frag_and_room_setters() {
     cfg.set_max_frag(255).unwrap();
     cfg.set_headroom(28).set_tailroom(16);
     assert_eq!((cfg.headroom(), cfg.tailroom()), (28, 16));
+    assert!(!cfg.stream() && !cfg.ack_nodelay());
     cfg.set_stream(true).set_ack_nodelay(true);
     assert!(cfg.stream() && cfg.ack_nodelay());
 }
