@@ -1,6 +1,8 @@
 //! The receive calls' errors and their agreement: `peek_size`, `recv`,
 //! `recv_vec` and `recv_with` see the same queue.
 
+mod common;
+
 use kcp_core::{Config, Kcp, RecvError, Timestamp};
 
 fn pair() -> (Kcp, Kcp, Timestamp) {
@@ -71,26 +73,17 @@ fn empty_incomplete_too_small_then_every_reader_agrees() {
 /// waiting in the buffer refill the queue to the window at once.
 #[test]
 fn a_read_announces_the_window_only_when_it_reopens() {
-    use kcp_core::{Command, Header, OVERHEAD};
+    use kcp_core::{Command, OVERHEAD};
     let t = Timestamp::from_millis(0);
     let mut cfg = Config::new();
     cfg.set_window(32, 4).set_nodelay(1, 10, 0, 1);
     let mut k = Kcp::new(5, cfg, t);
     for sn in 0..6u32 {
-        let h = Header {
-            conv: 5,
-            cmd: Command::Push as u8,
-            frg: 0,
-            wnd: 32,
-            ts: 0,
-            sn,
-            una: 0,
-            len: 1,
-        };
-        let mut d = vec![0u8; OVERHEAD];
-        h.encode((&mut d[..]).try_into().unwrap());
-        d.push(sn as u8);
-        k.input(&d, t).unwrap();
+        k.input(
+            &common::wire::seg(5, Command::Push as u8, sn, 0, 32, 0, &[sn as u8]),
+            t,
+        )
+        .unwrap();
     }
     k.flush(t);
     while k.poll_transmit().is_some() {}

@@ -8,6 +8,8 @@
 //! scribbles over a datagram (encrypting it in place) must not change what
 //! a later retransmission of it carries.
 
+mod common;
+
 use kcp_core::{Config, Kcp, Timestamp};
 
 const HEAD: usize = 28;
@@ -224,7 +226,7 @@ fn poll_transmit_into_takes_an_exact_fit_and_keeps_what_does_not_fit() {
 /// for a retransmission that was itself superseded is skipped too.
 #[test]
 fn obsolete_lent_datagrams_are_skipped() {
-    use kcp_core::{Command, Header, OVERHEAD};
+    use kcp_core::Command;
     for copy_out in [false, true] {
         let now = Timestamp::from_millis(0);
         let mut a = Kcp::new(3, config(200, 0, 0), now);
@@ -235,18 +237,7 @@ fn obsolete_lent_datagrams_are_skipped() {
         a.handle_timeout(now);
         assert_eq!(a.pending_transmits(), 3);
         // The peer acknowledges sn 0 before anything was polled.
-        let ack = Header {
-            conv: 3,
-            cmd: Command::Ack as u8,
-            frg: 0,
-            wnd: 64,
-            ts: 0,
-            sn: 0,
-            una: 0,
-            len: 0,
-        };
-        let mut d = vec![0u8; OVERHEAD];
-        ack.encode((&mut d[..]).try_into().unwrap());
+        let d = common::wire::seg(3, Command::Ack as u8, 0, 0, 64, 0, &[]);
         a.input(&d, now).unwrap();
         let mut sns = Vec::new();
         let mut buf = [0u8; 2048];

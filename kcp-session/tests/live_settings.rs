@@ -139,33 +139,29 @@ fn rate_limit_paces_the_output() {
     b.set_window(1024, 1024);
     a.set_rate_limit(100_000);
     let mut now = T0;
-    let mut sent = 0usize;
     let mut sink = [0u8; 4096];
-    for _ in 0..2000 {
-        while a.is_writable() {
-            a.send(&[9u8; 1000]).unwrap();
+    // Keeps `a`'s window full for `ms` milliseconds; returns the bytes it sent.
+    let mut run = |a: &mut Connection, b: &mut Connection, ms: u32| {
+        let mut sent = 0usize;
+        for _ in 0..ms {
+            while a.is_writable() {
+                a.send(&[9u8; 1000]).unwrap();
+            }
+            sent += pump(a, b, now).iter().sum::<usize>();
+            pump(b, a, now);
+            while b.recv(&mut sink).is_ok() {}
+            now = now.add_millis(1);
         }
-        sent += pump(&mut a, &mut b, now).iter().sum::<usize>();
-        pump(&mut b, &mut a, now);
-        while b.recv(&mut sink).is_ok() {}
-        now = now.add_millis(1);
-    }
+        sent
+    };
+    let sent = run(&mut a, &mut b, 2000);
     // Two seconds: the burst plus 200 KB, give or take one datagram.
     assert!(
         (200_000..=64 * 1500 + 200_000 + 1500).contains(&sent),
         "{sent} bytes in 2 s at 100 KB/s"
     );
     a.set_rate_limit(0);
-    let mut unlimited = 0;
-    for _ in 0..200 {
-        while a.is_writable() {
-            a.send(&[9u8; 1000]).unwrap();
-        }
-        unlimited += pump(&mut a, &mut b, now).iter().sum::<usize>();
-        pump(&mut b, &mut a, now);
-        while b.recv(&mut sink).is_ok() {}
-        now = now.add_millis(1);
-    }
+    let unlimited = run(&mut a, &mut b, 200);
     assert!(
         unlimited > 1_000_000,
         "{unlimited} bytes in 0.2 s unlimited"

@@ -16,9 +16,14 @@ fn plain() -> SessionConfig {
 }
 
 fn push(sn: u32, payload: &[u8]) -> Vec<u8> {
+    segment(Command::Push, sn, payload)
+}
+
+/// One KCP segment from the peer (conv 1, window 32, una 0).
+fn segment(cmd: Command, sn: u32, payload: &[u8]) -> Vec<u8> {
     let h = Header {
         conv: 1,
-        cmd: Command::Push as u8,
+        cmd: cmd as u8,
         frg: 0,
         wnd: 32,
         ts: 0,
@@ -204,18 +209,7 @@ fn writable_readable_and_dead_link_events_fire_once_at_the_right_moment() {
     }
     // A datagram that acknowledges nothing leaves the window full: no event.
     let t = T0.add_millis(5);
-    let h = Header {
-        conv: 1,
-        cmd: Command::WindowTell as u8,
-        frg: 0,
-        wnd: 32,
-        ts: 0,
-        sn: 0,
-        una: 0,
-        len: 0,
-    };
-    let mut wins = vec![0u8; OVERHEAD];
-    h.encode((&mut wins[..]).try_into().unwrap());
+    let mut wins = segment(Command::WindowTell, 0, &[]);
     a.handle_datagram(t, &mut wins);
     assert_eq!(a.wait_snd(), 4);
     assert_eq!(a.poll_event(), None, "still full");
