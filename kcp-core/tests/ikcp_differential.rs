@@ -860,6 +860,77 @@ fn lockstep_nodelay_mtu576() {
     });
 }
 
+/// Messages whose segments end exactly at, one byte short of, or one byte
+/// past the room a bare header (or a one-byte segment) needs: every pair
+/// and a trailing ACK-only answer must be packed into datagrams exactly as
+/// ikcp packs them. A segment that fills a datagram alone may leave from
+/// its own buffer (the zero-copy path); one that leaves room for an empty
+/// message behind it must not.
+#[test]
+fn packing_at_datagram_boundaries_matches_ikcp() {
+    for mtu in [1400u32, 576, 100] {
+        let s = Scenario {
+            settings: Settings {
+                // No congestion window: ikcp's first flush sends nothing
+                // with one (cwnd starts at 0).
+                nodelay: Some((1, 10, 2, 1)),
+                mtu: Some(mtu),
+                ..Settings::DEFAULT
+            },
+            ..Scenario::new("packing boundaries", 0)
+        };
+        let mss = mtu as usize - 24;
+        let sizes = [
+            0,
+            1,
+            mss - 49,
+            mss - 48,
+            mss - 25,
+            mss - 24,
+            mss - 23,
+            mss - 1,
+            mss,
+        ];
+        let mut shapes = Vec::new();
+        for &x in &sizes {
+            for &y in &sizes {
+                shapes.push(vec![x, y]);
+                shapes.push(vec![x, y, 0]);
+            }
+        }
+        for shape in shapes {
+            let label = format!("mtu {mtu}, messages {shape:?}");
+            let mut a = Pair::new("a", &s);
+            let mut b = Pair::new("b", &s);
+            let mut now = 0;
+            for &n in &shape {
+                let msg: Vec<u8> = (0..n).map(|i| i as u8).collect();
+                let sent = a.send(&msg, now).unwrap_or_else(|e| panic!("{label}: {e}"));
+                assert_eq!(sent, n as i32, "{label}");
+            }
+            let out = a.update(now).unwrap_or_else(|e| panic!("{label}: {e}"));
+            let total: usize = shape.iter().map(|&n| 24 + n).sum();
+            assert_eq!(out.iter().map(Vec::len).sum::<usize>(), total, "{label}");
+            assert!(out.iter().all(|d| d.len() <= mtu as usize), "{label}");
+            // B's answer: ACKs only, packed the same way.
+            now += 10;
+            for d in &out {
+                assert!(b.input(d, now).unwrap_or_else(|e| panic!("{label}: {e}")));
+            }
+            let acks = b.update(now).unwrap_or_else(|e| panic!("{label}: {e}"));
+            assert_eq!(
+                acks.iter().map(Vec::len).sum::<usize>(),
+                24 * shape.len(),
+                "{label}"
+            );
+            for d in &acks {
+                assert!(a.input(d, now).unwrap_or_else(|e| panic!("{label}: {e}")));
+            }
+            assert_eq!(a.rs.wait_snd(), 0, "{label}");
+        }
+    }
+}
+
 #[test]
 fn lockstep_nodelay2_with_cwnd() {
     // nodelay 2 (rto/2 back-off from rx_rto), congestion window on, fast

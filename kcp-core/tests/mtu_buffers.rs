@@ -139,3 +139,34 @@ fn queued_segments_are_sized_to_the_mtu() {
         );
     }
 }
+
+/// Segments cut before the MTU shrinks still leave whole, each in a
+/// datagram buffer grown to its size plus the framing room: the flush that
+/// sends them asks the allocator for about that much, not a multiple.
+#[test]
+fn datagrams_of_segments_cut_before_a_shrink_are_sized_to_them() {
+    let now = Timestamp::from_millis(0);
+    let (head, tail) = (28, 16);
+    let mut cfg = Config::new();
+    cfg.set_nodelay(1, 10, 2, 1).set_window(128, 128);
+    cfg.set_mtu(9000).unwrap();
+    cfg.set_headroom(head).set_tailroom(tail);
+    let mut a = Kcp::new(7, cfg, now);
+    a.send(&vec![3u8; 4 * 8976]).unwrap();
+    a.set_mtu(1400).unwrap();
+    let before = alloc_bytes();
+    a.handle_timeout(now);
+    let mut sizes = Vec::new();
+    while let Some(t) = a.poll_transmit() {
+        sizes.push(t.payload().len());
+    }
+    let spent = (alloc_bytes() - before) as usize;
+    assert_eq!(sizes, [9000; 4]);
+    // Four buffers of head + 9000 + tail (each first made at the new MTU's
+    // size, then grown), plus the transmit queue's slots.
+    let datagrams = 4 * (head + 1400 + tail) + 4 * (head + 9000 + tail);
+    assert!(
+        spent >= 4 * (head + 9000 + tail) && spent <= datagrams + 4096,
+        "{spent} bytes for four 9000-byte datagrams"
+    );
+}

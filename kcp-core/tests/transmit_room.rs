@@ -165,24 +165,30 @@ fn room_and_lending_emit_exactly_the_same_datagrams() {
 }
 
 /// Segments queued before the MTU shrinks keep their size: their datagrams
-/// outgrow the new buffer size and must still come with the full room.
+/// outgrow the new buffer size and must still come with the full room,
+/// whichever room is asked for and however little the MTU shrank (here by
+/// less than the tailroom, or to a seventh).
 #[test]
 fn segments_queued_before_an_mtu_shrink_keep_their_room() {
     let now = Timestamp::from_millis(0);
-    let mut w = World::new(1400, HEAD, TAIL, now);
     let msg: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
-    w.a.send(&msg).unwrap();
-    w.a.set_mtu(200).unwrap();
-    w.b.set_mtu(200).unwrap();
-    let [from_a, _] = w.step(now);
-    let sizes: Vec<usize> = from_a.iter().map(Vec::len).collect();
-    assert_eq!(sizes, [1400, 1400, 1400, 24 + 5000 - 3 * 1376]);
-    for d in &from_a {
-        w.b.input(d, now).unwrap();
+    for (head, tail) in [(HEAD, TAIL), (HEAD, 0), (0, TAIL)] {
+        for shrunk in [200, 1390] {
+            let mut w = World::new(1400, head, tail, now);
+            w.a.send(&msg).unwrap();
+            w.a.set_mtu(shrunk).unwrap();
+            w.b.set_mtu(shrunk).unwrap();
+            let [from_a, _] = w.step(now);
+            let sizes: Vec<usize> = from_a.iter().map(Vec::len).collect();
+            assert_eq!(sizes, [1400, 1400, 1400, 24 + 5000 - 3 * 1376]);
+            for d in &from_a {
+                w.b.input(d, now).unwrap();
+            }
+            let mut buf = vec![0u8; 8192];
+            assert_eq!(w.b.recv(&mut buf), Ok(5000));
+            assert_eq!(&buf[..5000], &msg[..]);
+        }
     }
-    let mut buf = vec![0u8; 8192];
-    assert_eq!(w.b.recv(&mut buf), Ok(5000));
-    assert_eq!(&buf[..5000], &msg[..]);
 }
 
 /// `poll_transmit_into` copies a datagram into a buffer of exactly its size;
