@@ -157,6 +157,66 @@ mod tests {
     }
 
     #[test]
+    fn seeds_expand_like_reference_splitmix64() {
+        // Seed 1234567, from the authors' C code (splitmix64.c).
+        let mut state = 1234567;
+        let expected = [
+            6457827717110365317,
+            3203168211198807973,
+            9817491932198370423,
+            4593380528125082431,
+            16408922859458223821,
+        ];
+        for e in expected {
+            assert_eq!(splitmix64(&mut state), e);
+        }
+    }
+
+    /// A seed recorded with a failing run replays that run on any later
+    /// version: the streams below are part of the contract. The bounded
+    /// draws follow Lemire's multiply-and-reject exactly (values from an
+    /// independent implementation of the paper's algorithm); the span
+    /// 2^63 + 1 rejects about half of all draws, 13 times in these 12.
+    #[test]
+    fn seeded_streams_never_change() {
+        let mut rng = SimRng::new(2026);
+        let raw = [rng.next_u64(), rng.next_u64(), rng.next_u64()];
+        assert_eq!(
+            raw,
+            [
+                10583478199052185109,
+                5232962402658359512,
+                14988153452874227418
+            ]
+        );
+        let mut rng = SimRng::new(7);
+        let wide: [u64; 12] = core::array::from_fn(|_| rng.gen_range(0..=1 << 63));
+        assert_eq!(
+            wide,
+            [
+                6461677535414237997,
+                7744196453246319819,
+                9049029322324588832,
+                9139072988219048332,
+                1400256439129669809,
+                6750200521807187948,
+                2367621049898315487,
+                1443456880271936157,
+                1233180231008125398,
+                1581129764374607292,
+                6007701357827324246,
+                6913927766047711413,
+            ]
+        );
+        let mut rng = SimRng::new(7);
+        let dice: [u64; 20] = core::array::from_fn(|_| rng.gen_range(1..=6));
+        assert_eq!(
+            dice,
+            [5, 2, 6, 6, 6, 6, 1, 1, 3, 1, 4, 5, 6, 6, 3, 4, 2, 3, 1, 1]
+        );
+    }
+
+    #[test]
     fn same_seed_same_stream_and_seeds_differ() {
         let mut a = SimRng::new(7);
         let mut b = SimRng::new(7);
