@@ -351,6 +351,13 @@ fn bursty_loss_has_longer_loss_runs_than_independent_loss_at_the_same_rate() {
 
 /// A busy two-way run: A sends, B echoes, every impairment on.
 fn echo_run(seed: u64, start: Timestamp) -> Sim<Node, Node> {
+    let mut sim = echo_sim(seed, start);
+    assert!(sim.run_until_idle(1_000_000));
+    sim
+}
+
+/// The simulation [`echo_run`] runs, not started.
+fn echo_sim(seed: u64, start: Timestamp) -> Sim<Node, Node> {
     let link = LinkConfig::lossy(0.05, 20)
         .jitter_ms(15)
         .duplicate(0.05)
@@ -359,9 +366,7 @@ fn echo_run(seed: u64, start: Timestamp) -> Sim<Node, Node> {
         .mtu(1200);
     let a = Node::sender(start, 2000, 2, 0).sizes(vec![100, 700, 1300]);
     let config = SimConfig::new().seed(seed).start(start).link(link);
-    let mut sim = Sim::with_config(a, Node::echo(), config);
-    assert!(sim.run_until_idle(1_000_000));
-    sim
+    Sim::with_config(a, Node::echo(), config)
 }
 
 #[test]
@@ -376,6 +381,62 @@ fn the_same_seed_gives_the_same_run_byte_for_byte() {
     assert_eq!(x.elapsed_ms(), y.elapsed_ms());
     // The hash moved off the FNV offset basis (something was delivered).
     assert_ne!(x.delivery_hash(), 0xcbf2_9ce4_8422_2325);
+}
+
+/// 64-bit FNV-1a, written out from its definition for the test below.
+fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    hash
+}
+
+/// `delivery_hash` is what its documentation says (64-bit FNV-1a over each
+/// delivery's arrival time, direction, length and bytes), so a run can be
+/// compared with one recorded elsewhere, e.g. by a tap writing a trace.
+#[test]
+fn the_delivery_hash_is_fnv1a_over_every_delivery() {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    // The published test vector: FNV-1a 64 of "a".
+    assert_eq!(fnv1a(OFFSET, b"a"), 0xaf63_dc4c_8601_ec8c);
+    let traced = Rc::new(RefCell::new((OFFSET, 0u64)));
+    let mut sim = echo_sim(11, Timestamp::from_millis(1234));
+    let t = Rc::clone(&traced);
+    sim.set_tap(move |dir, at, bytes, fate| {
+        if let Fate::Delivered { .. } = fate {
+            let (mut h, n) = *t.borrow();
+            h = fnv1a(h, &at.as_millis().to_le_bytes());
+            h = fnv1a(h, &[u8::from(dir == Direction::BtoA)]);
+            h = fnv1a(h, &(bytes.len() as u64).to_le_bytes());
+            *t.borrow_mut() = (fnv1a(h, bytes), n + 1);
+        }
+    });
+    assert!(sim.run_until_idle(1_000_000));
+    let (hash, deliveries) = *traced.borrow();
+    let s = [Direction::AtoB, Direction::BtoA].map(|d| sim.stats(d).delivered);
+    assert_eq!(deliveries, s[0] + s[1]);
+    assert!(s[0] > 1000 && s[1] > 1000, "{s:?}");
+    assert_eq!(hash, sim.delivery_hash());
+    assert_eq!(
+        hash,
+        echo_run(11, Timestamp::from_millis(1234)).delivery_hash()
+    );
+}
+
+/// A cleared tap is never called again; the run goes on without it.
+#[test]
+fn a_cleared_tap_hears_nothing_more() {
+    let calls = Rc::new(RefCell::new(0u64));
+    let mut sim = echo_sim(3, Timestamp::from_millis(0));
+    let c = Rc::clone(&calls);
+    sim.set_tap(move |_, _, _, _| *c.borrow_mut() += 1);
+    sim.run_for(500);
+    let heard = *calls.borrow();
+    assert!(heard > 0);
+    sim.clear_tap();
+    assert!(sim.run_until_idle(1_000_000));
+    assert_eq!(*calls.borrow(), heard);
+    assert!(sim.stats(Direction::AtoB).delivered > heard);
 }
 
 #[test]

@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use alloc::collections::BinaryHeap;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cmp::{Ordering, Reverse};
+use core::cmp::Reverse;
 use core::fmt;
 
 use super::endpoint::Endpoint;
@@ -26,7 +26,7 @@ const MAX_TRANSMITS_PER_DRAIN: usize = 1 << 16;
 const IN_FLIGHT_OVERHEAD: usize = 64;
 
 /// Which way a datagram travels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Direction {
     /// From endpoint A (the first one) to endpoint B.
     AtoB,
@@ -187,32 +187,17 @@ impl SimConfig {
     }
 }
 
-/// A datagram on the wire. Ordered by `(at, seq)` only: `seq` is unique and
-/// increases in scheduling order, so simultaneous arrivals are delivered in
-/// the order they were sent, deterministically.
+/// A datagram on the wire. Ordered by its fields in order, so by `(at,
+/// seq)`: `seq` is unique (the later fields never decide) and increases in
+/// scheduling order, so simultaneous arrivals are delivered in the order
+/// they were sent, deterministically.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct InFlight {
     at: u64,
     seq: u64,
     dir: Direction,
     index: u64,
     data: Vec<u8>,
-}
-
-impl PartialEq for InFlight {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
-    }
-}
-impl Eq for InFlight {}
-impl PartialOrd for InFlight {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for InFlight {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
