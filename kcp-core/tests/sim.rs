@@ -423,6 +423,35 @@ fn the_delivery_hash_is_fnv1a_over_every_delivery() {
     );
 }
 
+/// `flush_transmits` says whether either side put anything on the wire,
+/// and `step` whether anything happened (false only once idle, with the
+/// clock left alone).
+#[test]
+fn flush_and_step_report_whether_anything_happened() {
+    let t0 = Timestamp::from_millis(0);
+    let config = SimConfig::new().link(LinkConfig::delayed(5));
+    let mut sim = Sim::with_config(Node::sink(), Node::sink(), config);
+    assert!(!sim.flush_transmits());
+    for (a, b) in [(true, true), (true, false), (false, true)] {
+        if a {
+            sim.a_mut().send_now(t0);
+        }
+        if b {
+            sim.b_mut().send_now(t0);
+        }
+        assert!(sim.flush_transmits(), "a {a}, b {b}");
+        assert!(!sim.flush_transmits());
+    }
+    assert_eq!(sim.in_flight(Direction::AtoB), 2);
+    assert_eq!(sim.in_flight(Direction::BtoA), 2);
+    assert!(sim.step());
+    assert_eq!(sim.elapsed_ms(), 5);
+    assert_eq!(sim.b().received.len(), 2);
+    assert_eq!(sim.a().received.len(), 2);
+    assert!(!sim.step());
+    assert_eq!(sim.elapsed_ms(), 5);
+}
+
 /// A cleared tap is never called again; the run goes on without it.
 #[test]
 fn a_cleared_tap_hears_nothing_more() {
