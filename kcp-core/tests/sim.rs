@@ -534,9 +534,15 @@ fn run_until_handles_a_deadline_after_the_wrap() {
     // A deadline "in the past" is a no-op.
     sim.run_until(Timestamp::from_millis(150));
     assert_eq!(sim.elapsed_ms(), 300);
+    // So is one at the present instant: not even a queued datagram moves.
+    assert_eq!(sim.in_flight(Direction::AtoB), 1);
+    let now = sim.now();
+    sim.a_mut().send_now(now);
+    sim.run_until(now);
+    assert_eq!(sim.in_flight(Direction::AtoB), 1);
     sim.run_for(50);
     assert_eq!(sim.elapsed_ms(), 350);
-    assert_eq!(sim.b().received.len(), 35);
+    assert_eq!(sim.b().received.len(), 36);
 }
 
 /// An endpoint whose timer never disarms.
