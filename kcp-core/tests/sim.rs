@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use kcp_core::Timestamp;
-use kcp_core::sim::{Direction, Endpoint, Fate, LinkConfig, LinkStats, Sim, SimConfig};
+use kcp_core::sim::{
+    Direction, Endpoint, Fate, IN_FLIGHT_OVERHEAD, LinkConfig, LinkStats, Sim, SimConfig,
+};
 
 /// Header of every test datagram: sending order and sending time.
 const HEADER: usize = 12;
@@ -832,6 +834,33 @@ fn a_flooding_endpoint_is_bounded_in_memory_and_time() {
     assert!(s.dropped_queue > 0);
     assert_conserved(&s, sim.in_flight(Direction::AtoB));
     assert!(!sim.is_idle());
+}
+
+/// The in-flight cap is exact: datagrams whose charges add up to it fit,
+/// the next one is dropped and counted, and delivery frees the room.
+#[test]
+fn the_in_flight_cap_admits_exactly_up_to_it() {
+    let t0 = Timestamp::from_millis(0);
+    let charge = 100 + IN_FLIGHT_OVERHEAD;
+    let config = SimConfig::new()
+        .link(LinkConfig::delayed(10))
+        .max_in_flight_bytes(3 * charge);
+    let a = Node::sink().sizes(vec![100]);
+    let mut sim = Sim::with_config(a, Node::sink(), config);
+    for _ in 0..4 {
+        sim.a_mut().send_now(t0);
+    }
+    sim.flush_transmits();
+    assert_eq!(sim.in_flight(Direction::AtoB), 3);
+    assert_eq!(sim.stats(Direction::AtoB).dropped_queue, 1);
+    sim.run_for(10);
+    assert_eq!(sim.b().indices(), [0, 1, 2]);
+    for _ in 0..3 {
+        sim.a_mut().send_now(t0);
+    }
+    sim.flush_transmits();
+    assert_eq!(sim.in_flight(Direction::AtoB), 3);
+    assert_eq!(sim.stats(Direction::AtoB).dropped_queue, 1);
 }
 
 /// An endpoint with absurd size claims and a deadline always in the past.

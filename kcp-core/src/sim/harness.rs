@@ -22,8 +22,9 @@ pub const MAX_DATAGRAM_BUFFER: usize = 1 << 20;
 const MAX_TRANSMITS_PER_DRAIN: usize = 1 << 16;
 
 /// Memory charged per in-flight datagram on top of its payload, so that a
-/// flood of empty datagrams is bounded too.
-const IN_FLIGHT_OVERHEAD: usize = 64;
+/// flood of empty datagrams is bounded too (see
+/// [`SimConfig::max_in_flight_bytes`]).
+pub const IN_FLIGHT_OVERHEAD: usize = 64;
 
 /// Which way a datagram travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,9 +107,9 @@ pub struct SimConfig {
     pub a_to_b: LinkConfig,
     /// The B→A link.
     pub b_to_a: LinkConfig,
-    /// Memory cap per direction for datagrams in flight (payload plus a
-    /// fixed per-datagram overhead); beyond it datagrams are dropped and
-    /// counted as `dropped_queue`. Default 64 MiB.
+    /// Memory cap per direction for datagrams in flight (payload plus
+    /// [`IN_FLIGHT_OVERHEAD`] each): a datagram that would take the total
+    /// past it is dropped and counted as `dropped_queue`. Default 64 MiB.
     pub max_in_flight_bytes: usize,
     /// Livelock guard: after this many steps at one instant (say, two
     /// endpoints echoing each other over zero-delay links forever) the

@@ -51,6 +51,6 @@ mod rng;
 pub mod strategies;
 
 pub use endpoint::Endpoint;
-pub use harness::{Direction, Fate, MAX_DATAGRAM_BUFFER, Sim, SimConfig, Tap};
+pub use harness::{Direction, Fate, IN_FLIGHT_OVERHEAD, MAX_DATAGRAM_BUFFER, Sim, SimConfig, Tap};
 pub use link::{DEFAULT_MAX_QUEUE_BYTES, GilbertElliott, LinkConfig, LinkStats};
 pub use rng::SimRng;
