@@ -9,7 +9,8 @@ use std::rc::Rc;
 
 use kcp_core::Timestamp;
 use kcp_core::sim::{
-    Direction, Endpoint, Fate, IN_FLIGHT_OVERHEAD, LinkConfig, LinkStats, Sim, SimConfig,
+    Direction, Endpoint, Fate, GilbertElliott, IN_FLIGHT_OVERHEAD, LinkConfig, LinkStats, Sim,
+    SimConfig,
 };
 
 /// Header of every test datagram: sending order and sending time.
@@ -316,6 +317,39 @@ fn oversized_datagrams_are_dropped_by_the_mtu() {
             .iter()
             .all(|r| r.len == 400 && r.index % 2 == 0)
     );
+}
+
+/// `mean_loss` predicts what the links do: its closed form on simple
+/// channels, and the measured loss of long runs through the simulator.
+#[test]
+fn mean_loss_predicts_the_measured_loss() {
+    let ge = GilbertElliott::new(0.1, 0.3).with_loss(0.05, 0.8);
+    // In the bad state a quarter of the time: 0.25 * 0.8 + 0.75 * 0.05.
+    assert!((ge.mean_loss() - 0.2375).abs() < 1e-12);
+    // Never leaving the bad state, or never entering it.
+    assert_eq!(GilbertElliott::new(0.1, 0.0).mean_loss(), 1.0);
+    assert_eq!(GilbertElliott::new(0.0, 0.5).mean_loss(), 0.0);
+    assert_eq!(GilbertElliott::new(0.0, 0.0).mean_loss(), 0.0);
+    assert!((GilbertElliott::from_mean(0.1, 4.0).mean_loss() - 0.1).abs() < 1e-12);
+    // Burst and independent loss combine as independent events.
+    let both = LinkConfig::lossy(0.1, 0).burst_loss(ge);
+    assert!((both.mean_loss() - (1.0 - 0.7625 * 0.9)).abs() < 1e-12);
+
+    let n = 100_000;
+    for link in [
+        LinkConfig::lossy(0.1, 0).burst_loss(ge),
+        LinkConfig::default().burst_loss(ge),
+        LinkConfig::bursty(0.3, 5.0, 0),
+        LinkConfig::default().burst_loss(GilbertElliott::new(0.02, 0.5).with_loss(0.01, 0.5)),
+    ] {
+        let sim = one_way(21, link.clone(), n, 1, 20);
+        let measured = sim.stats(Direction::AtoB).dropped_loss as f64 / n as f64;
+        assert!(
+            (measured - link.mean_loss()).abs() < 0.01,
+            "{link:?}: measured {measured}, predicted {}",
+            link.mean_loss()
+        );
+    }
 }
 
 /// Mean length of the runs of consecutive lost datagrams.
