@@ -306,17 +306,29 @@ fn a_full_queue_drops_the_tail_of_a_burst() {
 
 #[test]
 fn oversized_datagrams_are_dropped_by_the_mtu() {
-    let a = Node::sender(Timestamp::from_millis(0), 100, 1, 0).sizes(vec![400, 600]);
+    let a = Node::sender(Timestamp::from_millis(0), 100, 1, 0).sizes(vec![400, 600, 500, 501]);
     let mut sim = Sim::with_config(a, Node::sink(), cfg(9, LinkConfig::default().mtu(500)));
     assert!(sim.run_until_idle(10_000));
     let s = sim.stats(Direction::AtoB);
     assert_eq!((s.delivered, s.dropped_mtu), (50, 50));
+    // Exactly the MTU passes.
     assert!(
         sim.b()
             .received
             .iter()
-            .all(|r| r.len == 400 && r.index % 2 == 0)
+            .all(|r| r.len == 400 + 50 * (r.index % 4) as usize && r.index % 2 == 0)
     );
+}
+
+/// Every datagram duplicated, no jitter: each copy arrives right behind
+/// its original, so nothing counts as reordered.
+#[test]
+fn duplicates_in_order_are_not_reordering() {
+    let sim = one_way(4, LinkConfig::delayed(10).duplicate(1.0), 200, 1, 20);
+    let s = sim.stats(Direction::AtoB);
+    assert_eq!((s.delivered, s.duplicated, s.reordered), (400, 200, 0));
+    let with_jitter = one_way(4, LinkConfig::delayed(10).jitter_ms(30), 200, 1, 20);
+    assert!(with_jitter.stats(Direction::AtoB).reordered > 0);
 }
 
 /// `mean_loss` predicts what the links do: its closed form on simple

@@ -445,5 +445,39 @@ mod tests {
     #[test]
     fn bandwidth_zero_is_unlimited() {
         assert_eq!(LinkConfig::default().bandwidth(0).bandwidth, None);
+        // Set directly, as the field's documentation allows.
+        let mut config = LinkConfig::delayed(3);
+        config.bandwidth = Some(0);
+        let mut link = Link::new(config, SimRng::new(1));
+        for len in [0, 1500, 65_000] {
+            assert!(matches!(
+                link.admit(7, len),
+                Verdict::Deliver {
+                    at: 10,
+                    dup_at: None,
+                    ..
+                }
+            ));
+        }
+    }
+
+    /// A datagram reaching an idle bottleneck is accepted whatever its
+    /// size; one arriving behind a backlog must fit the queue with it.
+    #[test]
+    fn an_idle_bottleneck_takes_any_datagram() {
+        let config = LinkConfig::constrained(1000, 0).max_queue_bytes(100);
+        let mut link = Link::new(config, SimRng::new(1));
+        // 500 bytes at 1000 B/s: on the wire for 500 ms.
+        assert!(matches!(
+            link.admit(0, 500),
+            Verdict::Deliver { at: 500, .. }
+        ));
+        // 100 ms later 400 bytes are still waiting; 1 more byte overflows.
+        assert!(matches!(link.admit(100, 1), Verdict::DroppedQueue));
+        assert!(matches!(
+            link.admit(500, 100),
+            Verdict::Deliver { at: 600, .. }
+        ));
+        assert_eq!(link.stats.dropped_queue, 1);
     }
 }
