@@ -216,6 +216,25 @@ mod tests {
         );
     }
 
+    /// `next_u32` is the high half of the draw `next_u64` would return.
+    #[test]
+    fn next_u32_is_the_high_half() {
+        let mut a = SimRng::new(5);
+        let mut b = a.clone();
+        for _ in 0..100 {
+            assert_eq!(u64::from(a.next_u32()), b.next_u64() >> 32);
+        }
+    }
+
+    /// `chance(0.0)` is never true, even on the one draw that maps to 0.0
+    /// (state `s[1] == 0` yields the all-zero output).
+    #[test]
+    fn chance_zero_is_false_on_the_zero_draw() {
+        let mut rng = SimRng { s: [1, 0, 0, 0] };
+        assert_eq!(rng.clone().next_f64(), 0.0);
+        assert!(!rng.chance(0.0));
+    }
+
     #[test]
     fn same_seed_same_stream_and_seeds_differ() {
         let mut a = SimRng::new(7);

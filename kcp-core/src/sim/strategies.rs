@@ -158,3 +158,47 @@ where
             .b_to_a(ba)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    fn mean_losses(strategy: impl Strategy<Value = LinkConfig>, n: usize) -> Vec<f64> {
+        let mut runner = TestRunner::deterministic();
+        (0..n)
+            .map(|_| {
+                strategy
+                    .new_tree(&mut runner)
+                    .unwrap()
+                    .current()
+                    .mean_loss()
+            })
+            .collect()
+    }
+
+    /// The link strategies cover their documented range: never past the
+    /// bound, and near it for some draws. A strategy stuck at no loss would
+    /// let every property test built on it pass without testing loss.
+    #[test]
+    fn lossy_links_cover_their_loss_range() {
+        for max in [0.1, 0.3] {
+            let losses = mean_losses(lossy_link(max), 500);
+            assert!(losses.iter().all(|&l| (0.0..=max + 1e-9).contains(&l)));
+            let top = losses.iter().copied().fold(0.0, f64::max);
+            assert!(top > 0.7 * max, "max {max}: highest mean loss {top}");
+            let lossless = losses.iter().filter(|&&l| l == 0.0).count();
+            assert!(lossless < 25, "max {max}: {lossless} of 500 lossless");
+        }
+        // A bound at or below 0 (or NaN) allows no loss at all.
+        for max in [0.0, -1.0, f64::NAN] {
+            assert!(mean_losses(lossy_link(max), 100).iter().all(|&l| l == 0.0));
+        }
+        // Above 1, each half of the budget clamps to a certainty.
+        let losses = mean_losses(lossy_link(5.0), 200);
+        assert!(losses.iter().all(|&l| (0.0..=1.0).contains(&l)));
+        assert!(losses.iter().any(|&l| l > 0.9));
+    }
+}
