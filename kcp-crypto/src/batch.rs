@@ -172,3 +172,81 @@ pub(crate) fn encrypt_lanes<const N: usize, C: BlockEnc<N>>(c: &C, lanes: &mut [
         off += N;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::cell::Cell;
+
+    /// A toy 8-byte block cipher that counts single and eight-wide calls.
+    #[derive(Default)]
+    struct Counting {
+        single: Cell<usize>,
+        wide: Cell<usize>,
+    }
+
+    impl BlockEnc<8> for Counting {
+        fn encrypt(&self, block: &mut [u8; 8]) {
+            self.single.set(self.single.get() + 1);
+            let x = u64::from_le_bytes(*block);
+            *block = (x.rotate_left(13) ^ 0x9E37_79B9_7F4A_7C15)
+                .wrapping_mul(5)
+                .to_le_bytes();
+        }
+
+        fn encrypt8(&self, blocks: &mut [[u8; 8]; LANES]) {
+            self.wide.set(self.wide.get() + 1);
+            let single = self.single.get();
+            for b in blocks.iter_mut() {
+                self.encrypt(b);
+            }
+            self.single.set(single);
+        }
+    }
+
+    /// Lock step produces each lane's serial CFB bytes, and its cost
+    /// follows the live lanes: after the first block (eight IV
+    /// encryptions), one eight-wide call per block position where two or
+    /// more lanes still have data, one single call where only one has,
+    /// nothing for lanes already finished.
+    #[test]
+    fn lanes_match_serial_cfb_and_finished_lanes_cost_nothing() {
+        let shapes: [[usize; LANES]; 5] = [
+            [80, 8, 0, 0, 0, 0, 0, 0],
+            [80, 80, 24, 3, 0, 17, 0, 1],
+            [0; LANES],
+            [5, 0, 0, 0, 0, 0, 0, 0],
+            [9, 16, 17, 8, 1, 33, 64, 65],
+        ];
+        for lens in shapes {
+            let mut bufs: Vec<Vec<u8>> = lens
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| (0..n).map(|k| (k * 7 + i) as u8).collect())
+                .collect();
+            let mut expected = bufs.clone();
+            for b in &mut expected {
+                cfb::encrypt_serial(&Counting::default(), b);
+            }
+            let c = Counting::default();
+            let mut it = bufs.iter_mut();
+            let mut lanes: [&mut [u8]; LANES] = core::array::from_fn(|_| {
+                let b: &mut [u8] = it.next().unwrap();
+                b
+            });
+            encrypt_lanes(&c, &mut lanes);
+            assert_eq!(bufs, expected, "{lens:?}");
+
+            let longest = lens.iter().copied().max().unwrap();
+            let (mut wide, mut single) = (0, LANES);
+            for off in (8..longest).step_by(8) {
+                match lens.iter().filter(|&&n| n > off).count() {
+                    0 => {}
+                    1 => single += 1,
+                    _ => wide += 1,
+                }
+            }
+            assert_eq!((c.wide.get(), c.single.get()), (wide, single), "{lens:?}");
+        }
+    }
+}
