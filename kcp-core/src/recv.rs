@@ -191,22 +191,20 @@ impl RecvBuffer {
         }
     }
 
-    /// Fragments of the message at the head of the queue, or `None` if it
-    /// is not complete yet (fewer than `frg + 1` segments queued).
-    fn head_fragments(&self) -> Option<usize> {
-        let q = self.queued();
-        if q == 0 {
-            return None;
-        }
-        let frg = self.slot(self.read).frg as usize;
-        (q > frg).then_some(frg + 1)
+    /// Is the message at the head of the queue complete (its first
+    /// fragment, numbered `frg`, has `frg` more queued behind it)? With
+    /// nothing queued the head slot is stale, and `0 > frg` says no.
+    fn head_complete(&self) -> bool {
+        self.queued() > self.slot(self.read).frg as usize
     }
 
     /// Size of the complete message at the head of the queue. A message
     /// ends at the first fragment numbered 0 (or at the end of the queue,
     /// for a peer that numbers fragments inconsistently).
     pub(crate) fn peek_size(&self) -> Option<usize> {
-        self.head_fragments()?;
+        if !self.head_complete() {
+            return None;
+        }
         let mut len = 0;
         for k in 0..self.queued() as u32 {
             let slot = self.slot(self.read.wrapping_add(k));
@@ -222,7 +220,9 @@ impl RecvBuffer {
     /// by fragment and removes it; returns its length, or `None` if there
     /// is no complete message.
     pub(crate) fn pop_message_with(&mut self, mut f: impl FnMut(&[u8])) -> Option<usize> {
-        self.head_fragments()?;
+        if !self.head_complete() {
+            return None;
+        }
         let (mask, max_keep) = (self.mask(), self.max_keep);
         let mut len = 0;
         while self.read != self.rcv_nxt {
