@@ -886,27 +886,34 @@ fn a_flooding_endpoint_is_bounded_in_memory_and_time() {
 /// the next one is dropped and counted, and delivery frees the room.
 #[test]
 fn the_in_flight_cap_admits_exactly_up_to_it() {
-    let t0 = Timestamp::from_millis(0);
     let charge = 100 + IN_FLIGHT_OVERHEAD;
     let config = SimConfig::new()
         .link(LinkConfig::delayed(10))
         .max_in_flight_bytes(3 * charge);
     let a = Node::sink().sizes(vec![100]);
     let mut sim = Sim::with_config(a, Node::sink(), config);
-    for _ in 0..4 {
-        sim.a_mut().send_now(t0);
-    }
-    sim.flush_transmits();
+    let send = |sim: &mut Sim<Node, Node>, n: usize| {
+        let now = sim.now();
+        for _ in 0..n {
+            sim.a_mut().send_now(now);
+        }
+        sim.flush_transmits();
+    };
+    // Two now and two 5 ms later: the fourth would pass the cap.
+    send(&mut sim, 2);
+    sim.run_for(5);
+    send(&mut sim, 2);
     assert_eq!(sim.in_flight(Direction::AtoB), 3);
     assert_eq!(sim.stats(Direction::AtoB).dropped_queue, 1);
-    sim.run_for(10);
-    assert_eq!(sim.b().indices(), [0, 1, 2]);
-    for _ in 0..3 {
-        sim.a_mut().send_now(t0);
-    }
-    sim.flush_transmits();
+    // The first two arrive and free exactly their share: two of three fit.
+    sim.run_for(5);
+    assert_eq!(sim.b().indices(), [0, 1]);
+    assert_eq!(sim.in_flight(Direction::AtoB), 1);
+    send(&mut sim, 3);
     assert_eq!(sim.in_flight(Direction::AtoB), 3);
-    assert_eq!(sim.stats(Direction::AtoB).dropped_queue, 1);
+    assert_eq!(sim.stats(Direction::AtoB).dropped_queue, 2);
+    assert!(sim.run_until_idle(1000));
+    assert_eq!(sim.b().indices(), [0, 1, 2, 4, 5]);
 }
 
 /// An endpoint with absurd size claims and a deadline always in the past.

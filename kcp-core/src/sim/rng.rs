@@ -216,6 +216,19 @@ mod tests {
         );
     }
 
+    /// Lemire's rule keeps a draw whose low product equals the threshold:
+    /// every output then has exactly `2^64 / span` accepted draws, which
+    /// is what makes the result unbiased. This state's first draw is
+    /// `u64::MAX`, whose product with 2^63 + 1 sits exactly there.
+    #[test]
+    fn a_draw_on_the_rejection_threshold_is_kept() {
+        let mut rng = SimRng {
+            s: [1, 0x4fc7_1c71_c71c_71c7, 2, 3],
+        };
+        assert_eq!(rng.clone().next_u64(), u64::MAX);
+        assert_eq!(rng.gen_range(0..=1 << 63), 1 << 63);
+    }
+
     /// `next_u32` is the high half of the draw `next_u64` would return.
     #[test]
     fn next_u32_is_the_high_half() {
