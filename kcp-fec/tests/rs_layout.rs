@@ -34,7 +34,7 @@ fn encode_refuses_wrong_counts_and_lengths() {
     short[2].pop();
     let short_refs: Vec<&[u8]> = short.iter().map(Vec::as_slice).collect();
     assert_eq!(rs.encode(&short_refs, &mut p), Err(FecError::ShardLength));
-    let mut parity_short = vec![vec![0xEEu8; 16], vec![0xEEu8; 15]];
+    let mut parity_short = [vec![0xEEu8; 16], vec![0xEEu8; 15]];
     let mut ps: Vec<&mut [u8]> = parity_short.iter_mut().map(Vec::as_mut_slice).collect();
     assert_eq!(rs.encode(&refs, &mut ps), Err(FecError::ShardLength));
     assert!(
@@ -99,13 +99,9 @@ fn strided_layouts_are_checked_at_their_edges() {
         let mut parity = vec![vec![0u8; len]; p];
         let mut pr: Vec<&mut [u8]> = parity.iter_mut().map(Vec::as_mut_slice).collect();
         rs.encode(&refs, &mut pr).unwrap();
-        for k in 0..p {
+        for (k, row) in parity.iter().enumerate() {
             let at = (d + k) * stride;
-            assert_eq!(
-                &buf[at..at + len],
-                &parity[k][..],
-                "stride {stride}, parity {k}"
-            );
+            assert_eq!(&buf[at..at + len], &row[..], "stride {stride}, parity {k}");
         }
 
         // Lose data rows 0 and 2; rebuild them in place.
