@@ -440,6 +440,16 @@ mod tests {
         assert_eq!(LinkConfig::perfect().mean_loss(), 0.0);
         assert_eq!(GilbertElliott::new(0.0, 0.0).mean_loss(), 0.0);
         assert_eq!(LinkConfig::default().loss(f64::NAN).mean_loss(), 0.0);
+        let ge = GilbertElliott::new(0.1, 0.3).with_loss(0.05, 0.8);
+        // In the bad state a quarter of the time: 0.25 * 0.8 + 0.75 * 0.05.
+        assert!((ge.mean_loss() - 0.2375).abs() < 1e-12);
+        // Never leaving the bad state, or never entering it.
+        assert_eq!(GilbertElliott::new(0.1, 0.0).mean_loss(), 1.0);
+        assert_eq!(GilbertElliott::new(0.0, 0.5).mean_loss(), 0.0);
+        assert!((GilbertElliott::from_mean(0.1, 4.0).mean_loss() - 0.1).abs() < 1e-12);
+        // Burst and independent loss combine as independent events.
+        let both = LinkConfig::lossy(0.1, 0).burst_loss(ge);
+        assert!((both.mean_loss() - (1.0 - 0.7625 * 0.9)).abs() < 1e-12);
     }
 
     #[test]
